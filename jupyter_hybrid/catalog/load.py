@@ -1,0 +1,116 @@
+"""Loading ``catalog.yaml`` with errors that name the file, the key and the fix."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .model import Catalog, CrossReferenceError
+
+
+class CatalogError(ValueError):
+    """A catalog that cannot be used; ``str()`` is the message for the admin."""
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if part == "[key]":  # pydantic's marker for an invalid dict key: the key itself is named
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of ``loc`` (to list its allowed keys)."""
+    model: type[BaseModel] | None = Catalog
+    parts = list(loc[:-1])
+    while parts and model is not None:
+        part = parts.pop(0)
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        args = getattr(field.annotation, "__args__", ())
+        inner = args[-1] if args else field.annotation
+        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        if model is not None and args and parts:
+            parts.pop(0)  # skip the dict key (the item's name)
+    return model
+
+
+def _explain(error: dict) -> str:
+    loc, kind = error["loc"], error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc)
+        allowed = sorted(model.model_fields) if model else []
+        near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        return f"unknown key. Fix: {hint}allowed keys here: {', '.join(allowed)}"
+    if kind == "string_pattern_mismatch":
+        return "names must be lowercase letters, digits and '-' (e.g. gpu-1). Fix: rename it"
+    if kind == "missing":
+        return "is required. Fix: add it"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{message} (got {error.get('input')!r}). Fix: correct this value"
+
+
+def parse_catalog(data: object, source: str = "catalog") -> Catalog:
+    """Validate already-parsed YAML data; raise CatalogError naming ``source``, key and fix."""
+    if not isinstance(data, dict):
+        raise CatalogError(f"{source}: the catalog must be a mapping with 'sites' and 'tiers' keys")
+    try:
+        return Catalog.model_validate(data)
+    except CrossReferenceError as e:
+        raise CatalogError(f"{source}: {_key(e.loc)}: {e.message}. Fix: {e.fix}") from None
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            ctx = err.get("ctx", {}).get("error")
+            if isinstance(ctx, CrossReferenceError):
+                lines.append(f"{_key(ctx.loc)}: {ctx.message}. Fix: {ctx.fix}")
+            else:
+                lines.append(f"{_key(err['loc'])}: {_explain(err)}")
+        raise CatalogError(f"{source}: " + f"\n{source}: ".join(lines)) from None
+
+
+def load_catalog(path: str | os.PathLike) -> Catalog:
+    """Read and validate a catalog file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise CatalogError(f"{path}: cannot read the catalog ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_catalog(data, str(path))
+
+
+class CatalogFile:
+    """A catalog file re-read when it changes on disk; keeps the last good one if an edit breaks it."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._mtime: float | None = None
+        self._catalog: Catalog | None = None
+        self.error: str | None = None
+
+    def get(self) -> Catalog:
+        mtime = self.path.stat().st_mtime if self.path.exists() else None
+        if self._catalog is None or mtime != self._mtime:
+            try:
+                self._catalog, self.error = load_catalog(self.path), None
+            except CatalogError as e:
+                self.error = str(e)
+                if self._catalog is None:
+                    raise
+            self._mtime = mtime
+        return self._catalog

@@ -1,0 +1,1 @@
+"""GPU discovery and monitoring through NVML (nvidia-ml-py)."""

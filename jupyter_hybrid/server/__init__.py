@@ -1,0 +1,1 @@
+"""jupyter-server extension: thin HTTP handlers over the capability rooms."""

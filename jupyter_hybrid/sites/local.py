@@ -1,0 +1,139 @@
+"""LocalSite: notebook servers as processes on this machine (the embedded default site).
+
+Process management is JupyterHub's own ``LocalProcessSpawner`` (or a subclass the admin picks);
+this site adds capacity accounting, GPU assignment and stopping the whole process tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import psutil
+
+from ..catalog import Environment, Tier
+from ..gpu.devices import detect_gpus
+from .base import Allocation, BaseSite, CapacityError, SiteState
+
+
+def _cores() -> float:
+    try:
+        return float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return float(os.cpu_count() or 1)
+
+
+def _matches(model: str, wanted: str | None) -> bool:
+    return wanted is None or wanted.lower() in model.lower()
+
+
+def environment_prefix(env: Environment | None) -> Path:
+    """The prefix of a local Python environment: ``python`` may be a prefix or an interpreter."""
+    if env is None or not env.python:
+        return Path(sys.prefix)
+    path = Path(env.python).expanduser()
+    if path.is_file():  # .../bin/python
+        return path.parent.parent
+    return path
+
+
+class LocalSite(BaseSite):
+    kind = "local"
+    #: how long stop() waits for survivors of the process tree after SIGTERM before SIGKILL
+    tree_term_timeout = 5.0
+
+    def _gpus(self):
+        return detect_gpus()
+
+    def state(self) -> SiteState:
+        memory = psutil.virtual_memory()
+        cpu_total = min(self.spec.max_cpu or _cores(), _cores())
+        memory_total = min(self.spec.max_memory or memory.total, memory.total)
+        held = self.allocations.values()
+        devices, reason = self._gpus()
+        used = {i for a in held for i in a.gpus}
+        total: dict[str, int] = {}
+        free: dict[str, int] = {}
+        for d in devices:
+            total[d.model] = total.get(d.model, 0) + 1
+            free[d.model] = free.get(d.model, 0) + (d.index not in used)
+        return SiteState(
+            name=self.name,
+            kind=self.kind,
+            region=self.spec.region,
+            display_name=self.spec.display_name or "This machine",
+            on_prem=self.spec.on_prem,
+            cost_per_hour=self.spec.cost_per_hour,
+            cpu_total=cpu_total,
+            cpu_free=max(0.0, cpu_total - sum(a.cpu for a in held)),
+            memory_total=memory_total,
+            memory_free=min(memory.available, max(0, memory_total - sum(a.memory for a in held))),
+            gpus_total=total,
+            gpus_free=free,
+            gpu_reason=None if devices else reason,
+        )
+
+    def environment_problem(self, env: Environment) -> str | None:
+        if env.image and not env.python:
+            return "it is a container image; this site runs Python environments"
+        launcher = environment_prefix(env) / "bin" / "jupyterhub-singleuser"
+        if not launcher.exists():
+            return f"{launcher} not found: install jupyterhub and jupyter_hybrid in that environment"
+        return None
+
+    def reserve(self, key: str, tier: Tier) -> Allocation:
+        gpus: list[int] = []
+        if tier.gpu:
+            devices, reason = self._gpus()
+            used = {i for k, a in self.allocations.items() if k != key for i in a.gpus}
+            free = [d.index for d in devices if d.index not in used and _matches(d.model, tier.gpu_model)]
+            if len(free) < tier.gpu:
+                model = f" {tier.gpu_model}" if tier.gpu_model else ""
+                why = reason or f"{len(free)} free"
+                raise CapacityError(f"needs {tier.gpu}{model} GPU(s); {self.name}: {why}")
+            gpus = free[: tier.gpu]
+        allocation = Allocation(cpu=tier.cpu, memory=tier.memory, gpus=gpus)
+        self.allocations[key] = allocation
+        return allocation
+
+    def server_spawner(self, parent, tier, env, names, allocation):
+        child = parent.make_child_spawner(parent.local_spawner_class)
+        if tier is None:  # only to poll or stop a server that is already running
+            return child
+        child.cmd = [str(environment_prefix(env) / "bin" / "jupyterhub-singleuser")]
+        child.cpu_limit = tier.cpu
+        child.mem_limit = tier.memory
+        child.environment = {
+            **child.environment,
+            **{f"JUPYTER_HYBRID_{k.upper()}": v for k, v in names.items()},
+            "JUPYTER_HYBRID_GPUS": str(len(allocation.gpus)),
+            # CPU tiers see no GPU; GPU tiers see only the devices reserved for them
+            "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+        }
+        return child
+
+    async def stop_server(self, child, now: bool = False) -> None:
+        """Stop the server, then any process it left behind (kernels run in their own sessions)."""
+        tree = []
+        pid = getattr(child, "pid", 0)
+        if pid:
+            try:
+                tree = psutil.Process(pid).children(recursive=True)
+            except psutil.Error:
+                pass
+        await child.stop(now=now)
+        alive = [p for p in tree if p.is_running()]
+        for p in alive:
+            try:
+                p.terminate()
+            except psutil.Error:
+                pass
+        loop = asyncio.get_running_loop()
+        _, alive = await loop.run_in_executor(None, psutil.wait_procs, alive, self.tree_term_timeout)
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
