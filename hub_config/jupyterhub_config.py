@@ -54,8 +54,11 @@ c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 password = env("JUPYTER_HYBRID_DEMO_PASSWORD")
 if not password:
     password = secrets.token_urlsafe(12)
-    print(f"\n  jupyter-hybrid demo: log in at http://127.0.0.1:{env('JUPYTER_HYBRID_PORT', '8000')} "
-          f"with any username and the password {password}\n", flush=True)
+    print(
+        f"\n  jupyter-hybrid demo: log in at http://127.0.0.1:{env('JUPYTER_HYBRID_PORT', '8000')} "
+        f"with any username and the password {password}\n",
+        flush=True,
+    )
 c.JupyterHub.authenticator_class = "shared-password"
 c.SharedPasswordAuthenticator.user_password = password
 c.Authenticator.allow_all = True

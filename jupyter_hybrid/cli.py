@@ -1,6 +1,6 @@
 """``jupyter hybrid``: the command line of jupyter-hybrid.
 
-    jupyter hybrid catalog validate FILE
+jupyter hybrid catalog validate FILE
 """
 
 from __future__ import annotations

@@ -31,8 +31,14 @@ def free_port() -> int:
 
 
 class Hub:
-    def __init__(self, workdir: Path, catalog: Path | None = None, groups: dict | None = None,
-                 extra_config: str = "", spawner: str | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        catalog: Path | None = None,
+        groups: dict | None = None,
+        extra_config: str = "",
+        spawner: str | None = None,
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
@@ -70,7 +76,10 @@ class Hub:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
-            cwd=self.workdir, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -107,7 +116,9 @@ class Hub:
         return requests.request(method, f"{self.url}/hub/api{path}", headers=headers, timeout=60, **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(f"{self.url}{path}", headers={"Authorization": f"token {TOKEN}"}, timeout=30, **kwargs)
+        return requests.get(
+            f"{self.url}{path}", headers={"Authorization": f"token {TOKEN}"}, timeout=30, **kwargs
+        )
 
     def wait_ready(self, user: str, timeout: float = 90) -> dict:
         deadline = time.monotonic() + timeout

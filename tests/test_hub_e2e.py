@@ -65,8 +65,12 @@ def test_rest_spawn_on_a_tier_reaches_lab_and_our_extension(hub):
     assert anonymous.status_code in (302, 401, 403)
 
     # a real kernel runs in its own process session: stopping the server must stop it too
-    r = requests.post(f"{hub.url}/user/alice/api/kernels", json={"name": "python3"},
-                      headers={"Authorization": f"token {TOKEN}"}, timeout=60)
+    r = requests.post(
+        f"{hub.url}/user/alice/api/kernels",
+        json={"name": "python3"},
+        headers={"Authorization": f"token {TOKEN}"},
+        timeout=60,
+    )
     assert r.status_code == 201, r.text
     tree = server_processes("alice")
     assert len(tree) >= 2, "expected the server and its kernel"
@@ -116,8 +120,9 @@ def test_form_spawn_and_crafted_posts(hub):
         assert 'data-tier="small"' in r.text, "the form is shown again"
     assert hub.api("GET", "/users/fred").json()["servers"] == {}
 
-    r = s.post(f"{hub.url}/hub/spawn", data={"tier": "small", "environment": "default", "_xsrf": xsrf},
-               timeout=60)
+    r = s.post(
+        f"{hub.url}/hub/spawn", data={"tier": "small", "environment": "default", "_xsrf": xsrf}, timeout=60
+    )
     assert r.status_code == 200
     hub.wait_ready("fred")
     # the browser session reaches JupyterLab through the hub's OAuth (cookies, no token)

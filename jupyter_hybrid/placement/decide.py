@@ -41,7 +41,11 @@ def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
     if not state.reachable:
         return f"{state.name} is unreachable: {state.error}"
     if tier.gpu:
-        models = {m: n for m, n in state.gpus_free.items() if not tier.gpu_model or tier.gpu_model.lower() in m.lower()}
+        models = {
+            m: n
+            for m, n in state.gpus_free.items()
+            if not tier.gpu_model or tier.gpu_model.lower() in m.lower()
+        }
         free = sum(models.values())
         if free < tier.gpu:
             wanted = f"{tier.gpu} {tier.gpu_model + ' ' if tier.gpu_model else ''}GPU(s)"
@@ -51,7 +55,9 @@ def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
     if tier.cpu > state.cpu_total:
         return f"needs {tier.cpu:g} cores; {state.name} has {state.cpu_total:g}"
     if tier.memory > state.memory_total:
-        return f"needs {format_bytes(tier.memory)} memory; {state.name} has {format_bytes(state.memory_total)}"
+        return (
+            f"needs {format_bytes(tier.memory)} memory; {state.name} has {format_bytes(state.memory_total)}"
+        )
     return None
 
 

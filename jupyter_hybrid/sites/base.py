@@ -85,8 +85,14 @@ class BaseSite(ABC):
         self.allocations.pop(key, None)
 
     @abstractmethod
-    def server_spawner(self, parent: Spawner, tier: Tier | None, env: Environment | None,
-                       names: dict[str, str], allocation: Allocation) -> Spawner:
+    def server_spawner(
+        self,
+        parent: Spawner,
+        tier: Tier | None,
+        env: Environment | None,
+        names: dict[str, str],
+        allocation: Allocation,
+    ) -> Spawner:
         """A spawner that runs one notebook server on this site (tier/env None: only to poll/stop)."""
 
     async def poll_server(self, child: Spawner) -> int | None:

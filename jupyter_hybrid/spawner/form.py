@@ -81,9 +81,11 @@ def render_form(
         if state is not None:
             title = state.display_name or site
             price = f", {state.cost_per_hour:g}/h" if state.cost_per_hour else ""
-            where = f"on <b>{escape(title)}</b> ({escape(site)}{escape(price)}): {escape(availability(state))}"
-        attrs = ' checked' if name == chosen else ''
-        attrs += ' disabled' if problem else ''
+            where = (
+                f"on <b>{escape(title)}</b> ({escape(site)}{escape(price)}): {escape(availability(state))}"
+            )
+        attrs = " checked" if name == chosen else ""
+        attrs += " disabled" if problem else ""
         css = "jh-tier jh-disabled" if problem else "jh-tier"
         out.append(
             f'<label class="{css}" data-tier="{escape(name)}" data-site="{escape(decision.site or "")}">'

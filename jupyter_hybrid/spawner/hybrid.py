@@ -92,8 +92,9 @@ class HybridSpawner(Spawner):
                 states[name] = site.state()
             except Exception as e:  # a broken site is shown unavailable; the hub carries on
                 self.log.warning("Site %s did not report its state: %s", name, e)
-                states[name] = SiteState(name=name, kind=site.kind, region=site.spec.region,
-                                         reachable=False, error=str(e))
+                states[name] = SiteState(
+                    name=name, kind=site.kind, region=site.spec.region, reachable=False, error=str(e)
+                )
         return states
 
     def make_child_spawner(self, cls: type[Spawner]) -> Spawner:
@@ -162,7 +163,9 @@ class HybridSpawner(Spawner):
         env = catalog.environments[choice.environment]
         problem = REGISTRY.get(decision.site).environment_problem(env)
         if problem:
-            raise web.HTTPError(400, f"environment {choice.environment!r} cannot run on {decision.site}: {problem}")
+            raise web.HTTPError(
+                400, f"environment {choice.environment!r} cannot run on {decision.site}: {problem}"
+            )
         self.placement_reasons = decision.reasons
         return choice, decision.site, decision.reasons
 

@@ -68,7 +68,7 @@ def validate_options(catalog: Catalog, user_options: object, groups: frozenset[s
     if user_options is None:
         user_options = {}
     if not isinstance(user_options, dict):
-        raise OptionsError("user_options must be a JSON object such as {\"tier\": \"small\"}")
+        raise OptionsError('user_options must be a JSON object such as {"tier": "small"}')
     unknown = sorted(set(user_options) - set(OPTION_KEYS))
     if unknown:
         raise OptionsError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OPTION_KEYS)}")

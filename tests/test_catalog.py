@@ -1,0 +1,129 @@
+"""Catalog validation: every mistake names the file, the key and the fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from jupyter_hybrid.catalog import CatalogError, CatalogFile, load_catalog, parse_bytes, parse_catalog
+
+from .hubtools import ROOT
+
+GOOD = {"sites": {"local": {}}, "tiers": {"small": {"cpu": 1, "memory": "2G"}}}
+
+
+def with_tier(**fields):
+    return {"sites": {"local": {}}, "tiers": {"small": {"cpu": 1, "memory": "2G", **fields}}}
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "hub_config" / "catalog.yaml", ROOT / "jupyter_hybrid" / "catalog" / "default.yaml"]
+)
+def test_shipped_catalogs_are_valid(path):
+    catalog = load_catalog(path)
+    assert "local" in catalog.sites and "small" in catalog.tiers
+
+
+def test_defaults_fill_in():
+    catalog = parse_catalog(GOOD)
+    assert catalog.sites["local"].kind == "local"
+    assert catalog.tiers["small"].memory == 2 * 1024**3
+    assert catalog.tiers["small"].gpu == 0
+    assert list(catalog.environments) == ["default"]
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "fix"),
+    [
+        (with_tier(cpu=-1), "tiers.small.cpu", "greater than 0"),
+        (with_tier(memory="-2G"), "tiers.small.memory", "is not a size"),
+        (with_tier(memory="lots"), "tiers.small.memory", "number with K, M, G or T"),
+        (with_tier(gpu=-1), "tiers.small.gpu", "greater than or equal to 0"),
+        (with_tier(cpus=2), "tiers.small.cpus", "did you mean 'cpu'?"),
+        (with_tier(sites=["onprem"]), "tiers.small.sites[0]", "declare it under 'sites:'"),
+        ({**GOOD, "sites": {"local": {"regoin": "eu"}}}, "sites.local.regoin", "did you mean 'region'?"),
+        ({**GOOD, "sites": {"local": {"kind": "slurm"}}}, "sites.local.kind", "Input should be 'local'"),
+        ({**GOOD, "tiers": {"Big Tier": {"cpu": 1, "memory": "1G"}}}, "tiers.Big Tier", "rename it"),
+        ({**GOOD, "tiers": {}}, "tiers", "at least 1 item"),
+        ({"tiers": GOOD["tiers"]}, "sites", "is required. Fix: add it"),
+        ({**GOOD, "extra": 1}, "extra", "allowed keys here: environments, sites, tiers"),
+        (
+            {
+                **GOOD,
+                "tiers": {
+                    "a": {"cpu": 1, "memory": "1G", "default": True},
+                    "b": {"cpu": 1, "memory": "1G", "default": True},
+                },
+            },
+            "tiers",
+            "mark at most one",
+        ),
+    ],
+)
+def test_mistakes_name_the_key_and_the_fix(data, key, fix):
+    with pytest.raises(CatalogError) as e:
+        parse_catalog(data, "catalog.yaml")
+    message = str(e.value)
+    assert message.startswith(f"catalog.yaml: {key}"), message
+    assert fix in message and "Fix" in message
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text("sites:\n  local: {\ntiers: [\n")
+    with pytest.raises(CatalogError, match=r"catalog.yaml: not valid YAML at line \d+"):
+        load_catalog(path)
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(CatalogError, match="cannot read the catalog"):
+        load_catalog(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(CatalogError, match="must be a mapping"):
+        load_catalog(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("2G", 2 * 1024**3), ("512M", 512 * 1024**2), ("1.5GiB", 1610612736), (1024, 1024)]
+)
+def test_sizes(text, value):
+    assert parse_bytes(text) == value
+
+
+def test_catalog_file_reloads_and_keeps_the_last_good_one(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    cf = CatalogFile(path)
+    assert list(cf.get().tiers) == ["small"]
+    path.write_text(yaml.safe_dump(with_tier(cpu=-1)))
+    import os
+
+    os.utime(path, (1, 1))  # a different mtime even on coarse clocks
+    assert list(cf.get().tiers) == ["small"]
+    assert "tiers.small.cpu" in cf.error
+    data = {**GOOD, "tiers": {"big": {"cpu": 2, "memory": "4G"}}}
+    path.write_text(yaml.safe_dump(data))
+    os.utime(path, (2, 2))
+    assert list(cf.get().tiers) == ["big"] and cf.error is None
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "jupyter_hybrid.cli", *args], capture_output=True, text=True)
+
+
+def test_cli_validate(tmp_path):
+    ok = run_cli("catalog", "validate", str(ROOT / "hub_config" / "catalog.yaml"))
+    assert ok.returncode == 0 and "valid" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(with_tier(cpu=0)))
+    result = run_cli("catalog", "validate", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: tiers.small.cpu" in result.stderr
+
+
+def test_jupyter_subcommand_is_installed():
+    result = subprocess.run(["jupyter", "hybrid", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "catalog" in result.stdout

@@ -1,0 +1,106 @@
+"""LocalSite: live state, GPU reservation and stopping a whole process tree (real processes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import psutil
+import pytest
+
+from jupyter_hybrid.catalog import Environment, parse_catalog
+from jupyter_hybrid.gpu.devices import GpuDevice, detect_gpus
+from jupyter_hybrid.sites import CapacityError, LocalSite
+
+CATALOG = parse_catalog(
+    {
+        "sites": {"local": {"max_cpu": 1}},
+        "tiers": {
+            "small": {"cpu": 1, "memory": "1G"},
+            "gpu-1": {"cpu": 1, "memory": "1G", "gpu": 1},
+            "h100": {"cpu": 1, "memory": "1G", "gpu": 1, "gpu_model": "H100"},
+        },
+    }
+)
+A100 = [GpuDevice(i, f"GPU-{i}", "NVIDIA A100-SXM4-80GB", 80 * 1024**3) for i in range(2)]
+
+
+@pytest.fixture
+def site():
+    return LocalSite("local", CATALOG.sites["local"])
+
+
+def with_gpus(site, devices, reason=None):
+    site._gpus = lambda: (devices, reason)
+    return site
+
+
+def test_state_of_this_machine(site):
+    state = site.state()
+    assert state.cpu_total == 1 and state.memory_total > 0
+    assert 0 < state.memory_free <= state.memory_total
+    devices, reason = detect_gpus()
+    if not devices:  # the real no-GPU path, as on CI
+        assert state.gpus_total == {} and state.gpu_reason == reason
+        assert reason in ("no NVIDIA driver", "no GPU visible") or reason.startswith("NVML error")
+
+
+def test_reservations_count_against_free_capacity(site):
+    with_gpus(site, A100)
+    site.reserve("a/", CATALOG.tiers["gpu-1"])
+    state = site.state()
+    assert state.cpu_free == 0
+    assert state.gpus_free == {"NVIDIA A100-SXM4-80GB": 1}
+    second = site.reserve("b/", CATALOG.tiers["gpu-1"])
+    assert second.gpus == [1]
+    with pytest.raises(CapacityError, match="needs 1 GPU"):
+        site.reserve("c/", CATALOG.tiers["gpu-1"])
+    site.release("a/")
+    assert site.reserve("c/", CATALOG.tiers["gpu-1"]).gpus == [0]
+
+
+def test_gpu_model_and_no_driver(site):
+    with pytest.raises(CapacityError, match="needs 1 H100 GPU"):
+        with_gpus(site, A100).reserve("a/", CATALOG.tiers["h100"])
+    with pytest.raises(CapacityError, match="no NVIDIA driver"):
+        with_gpus(site, [], "no NVIDIA driver").reserve("a/", CATALOG.tiers["gpu-1"])
+    assert site.reserve("a/", CATALOG.tiers["small"]).gpus == []
+
+
+def test_environment_problems(site, tmp_path):
+    assert site.environment_problem(Environment()) is None  # the hub's own environment
+    problem = site.environment_problem(Environment(python=str(tmp_path)))
+    assert "jupyterhub-singleuser not found" in problem
+    assert "container image" in site.environment_problem(Environment(image="quay.io/x/y"))
+
+
+class _Server:
+    """Stands in for LocalProcessSpawner: a real process, stopped by SIGTERM to its pid only."""
+
+    def __init__(self, proc):
+        self.proc, self.pid = proc, proc.pid
+
+    async def stop(self, now=False):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def test_stop_kills_the_whole_tree(site, tmp_path):
+    # a "server" whose child runs in its own session, like a kernel, and ignores the parent's end
+    script = textwrap.dedent(f"""
+        import subprocess, sys, time
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+        open({str(tmp_path / "ready")!r}, "w").close()
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    for _ in range(200):
+        if (tmp_path / "ready").exists():
+            break
+        await __import__("asyncio").sleep(0.05)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children
+    await site.stop_server(_Server(proc))
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
