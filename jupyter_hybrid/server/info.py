@@ -26,6 +26,7 @@ def server_info(env: Mapping[str, str] | None = None) -> dict:
         "site": env.get("JUPYTER_HYBRID_SITE") or None,
         "environment": env.get("JUPYTER_HYBRID_ENVIRONMENT") or None,
         "user": env.get("JUPYTERHUB_USER") or None,
+        "placement": env.get("JUPYTER_HYBRID_PLACEMENT") or None,  # why the hub chose this site
         "limits": {
             "cpu": _number(env.get("CPU_LIMIT"), float),
             "memory": _number(env.get("MEM_LIMIT"), int),

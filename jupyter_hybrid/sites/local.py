@@ -109,6 +109,7 @@ class LocalSite(BaseSite):
             **child.environment,
             **{f"JUPYTER_HYBRID_{k.upper()}": v for k, v in names.items()},
             "JUPYTER_HYBRID_GPUS": str(len(allocation.gpus)),
+            "JUPYTER_HYBRID_PLACEMENT": "; ".join(getattr(parent, "placement_reasons", [])),
             # CPU tiers see no GPU; GPU tiers see only the devices reserved for them
             "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
         }

@@ -11,6 +11,7 @@ export interface IServerInfo {
   site: string | null;
   environment: string | null;
   user: string | null;
+  placement: string | null;
   limits: {
     cpu: number | null;
     memory: number | null;
@@ -112,6 +113,12 @@ export class HybridPanel extends Widget {
       table.append(tr);
     }
     this.body.append(table);
+    if (info.placement) {
+      const why = document.createElement('p');
+      why.className = 'jp-HybridPanel-placement';
+      why.textContent = `Why here: ${info.placement}`;
+      this.body.append(why);
+    }
   }
 
   private body: HTMLDivElement;
