@@ -1,0 +1,325 @@
+import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
+import { KernelSpec, ServerConnection } from '@jupyterlab/services';
+import { Widget } from '@lumino/widgets';
+
+import { requestAPI } from './request';
+
+/** A snapshot as listed by GET /jupyter-hybrid/snapshots. */
+export interface ISnapshotSummary {
+  id: string;
+  short_id: string;
+  name: string | null;
+  note: string | null;
+  owner: string;
+  shared: boolean;
+  created_at: string;
+  python: string | null;
+  packages: number;
+}
+
+interface ITask {
+  status: 'running' | 'done' | 'failed';
+  progress: string[];
+  error: string | null;
+  result: {
+    kernel_name: string;
+    display_name: string;
+    diff_text: string;
+  } | null;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = Object.assign(document.createElement(tag), props);
+  node.append(...children);
+  return node;
+}
+
+/**
+ * The "Snapshots" side panel: capture a kernel's environment, list, diff, export, restore.
+ */
+export class SnapshotsPanel extends Widget {
+  constructor(
+    private settings: ServerConnection.ISettings,
+    private kernelspecs: KernelSpec.IManager
+  ) {
+    super();
+    this.id = 'jupyter-hybrid-snapshots';
+    this.addClass('jp-HybridSnapshots');
+    this.title.caption = 'Environment snapshots';
+
+    this.kernelSelect = el('select', {
+      className: 'jp-HybridSnapshots-kernel'
+    });
+    this.nameInput = el('input', {
+      className: 'jp-HybridSnapshots-name',
+      placeholder: 'name (optional)'
+    });
+    const capture = el('button', {
+      className:
+        'jp-Button jp-mod-styled jp-mod-accept jp-HybridSnapshots-capture',
+      textContent: 'Capture',
+      onclick: () => void this.capture()
+    });
+    this.diffButton = el('button', {
+      className: 'jp-Button jp-mod-styled jp-HybridSnapshots-diff',
+      textContent: 'Diff selected',
+      disabled: true,
+      onclick: () => void this.diffSelected()
+    });
+    this.status = el('p', { className: 'jp-HybridSnapshots-status' });
+    this.list = el('ul', { className: 'jp-HybridSnapshots-list' });
+    this.output = el('pre', { className: 'jp-HybridSnapshots-output' });
+    this.node.append(
+      el('h2', { textContent: 'Snapshots' }),
+      el(
+        'div',
+        { className: 'jp-HybridSnapshots-form' },
+        el('label', { textContent: 'Kernel ' }, this.kernelSelect),
+        this.nameInput,
+        capture
+      ),
+      this.status,
+      this.list,
+      this.diffButton,
+      this.output
+    );
+  }
+
+  protected onAfterShow(): void {
+    this.fillKernels();
+    void this.refresh();
+  }
+
+  private fillKernels(): void {
+    const specs = this.kernelspecs.specs;
+    const current = this.kernelSelect.value;
+    this.kernelSelect.textContent = '';
+    for (const [name, spec] of Object.entries(specs?.kernelspecs ?? {})) {
+      this.kernelSelect.append(
+        el('option', {
+          value: name,
+          textContent:
+            (spec as KernelSpec.ISpecModel | undefined)?.display_name ?? name
+        })
+      );
+    }
+    if (current) {
+      this.kernelSelect.value = current;
+    }
+  }
+
+  private say(text: string, error = false): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('jp-mod-error', error);
+  }
+
+  /** Reload the list of snapshots. */
+  async refresh(): Promise<void> {
+    try {
+      const data = await requestAPI<{ snapshots: ISnapshotSummary[] }>(
+        this.settings,
+        'snapshots'
+      );
+      this.render(data.snapshots);
+    } catch (error) {
+      this.say(`Could not list snapshots: ${(error as Error).message}`, true);
+    }
+  }
+
+  private render(snapshots: ISnapshotSummary[]): void {
+    this.list.textContent = '';
+    if (snapshots.length === 0) {
+      this.list.append(el('li', { textContent: 'No snapshot yet.' }));
+    }
+    for (const s of snapshots) {
+      const check = el('input', { type: 'checkbox', value: s.id });
+      check.onchange = () => this.updateDiffButton();
+      const label = `${s.name ?? ''} Python ${s.python ?? '?'}, ${s.packages} packages`;
+      const actions = el(
+        'span',
+        { className: 'jp-HybridSnapshots-actions' },
+        el('button', {
+          className: 'jp-Button jp-mod-minimal',
+          textContent: 'binder.zip',
+          onclick: () => void this.download(s, 'binder')
+        }),
+        el('button', {
+          className: 'jp-Button jp-mod-minimal',
+          textContent: 'requirements.txt',
+          onclick: () => void this.download(s, 'requirements')
+        }),
+        el('button', {
+          className: 'jp-Button jp-mod-minimal',
+          textContent: 'Restore',
+          onclick: () => void this.restore(s)
+        }),
+        el('button', {
+          className: 'jp-Button jp-mod-minimal',
+          textContent: 'Delete',
+          onclick: () => void this.remove(s)
+        })
+      );
+      const item = el(
+        'li',
+        { className: 'jp-HybridSnapshots-item' },
+        check,
+        el('code', { textContent: s.short_id }),
+        ` ${label.trim()} `,
+        actions
+      );
+      item.dataset.id = s.id;
+      this.list.append(item);
+    }
+    this.updateDiffButton();
+  }
+
+  private selected(): string[] {
+    return Array.from(
+      this.list.querySelectorAll<HTMLInputElement>(
+        'input[type=checkbox]:checked'
+      )
+    ).map(c => c.value);
+  }
+
+  private updateDiffButton(): void {
+    this.diffButton.disabled = this.selected().length !== 2;
+  }
+
+  private async capture(): Promise<void> {
+    const kernel = this.kernelSelect.value;
+    if (!kernel) {
+      this.say('Choose a kernel to capture.', true);
+      return;
+    }
+    this.say(`Capturing the environment of kernel ${kernel}…`);
+    try {
+      const body = JSON.stringify({
+        kernel,
+        name: this.nameInput.value || null
+      });
+      const snap = await requestAPI<{ id: string; packages: unknown[] }>(
+        this.settings,
+        'snapshots',
+        { method: 'POST', body }
+      );
+      this.say(
+        `Captured ${snap.id.slice(0, 12)} (${snap.packages.length} packages).`
+      );
+      await this.refresh();
+    } catch (error) {
+      this.say(`Capture failed: ${(error as Error).message}`, true);
+    }
+  }
+
+  private async diffSelected(): Promise<void> {
+    const [a, b] = this.selected();
+    try {
+      const data = await requestAPI<{ text: string }>(
+        this.settings,
+        `snapshots/${a}/diff/${b}`
+      );
+      this.output.textContent = data.text || 'No difference.';
+    } catch (error) {
+      this.say(`Diff failed: ${(error as Error).message}`, true);
+    }
+  }
+
+  private async download(s: ISnapshotSummary, format: string): Promise<void> {
+    const url = `${this.settings.baseUrl}jupyter-hybrid/snapshots/${s.id}/export?format=${format}`;
+    const response = await ServerConnection.makeRequest(url, {}, this.settings);
+    if (!response.ok) {
+      this.say(
+        `Export failed: ${response.status} ${await response.text()}`,
+        true
+      );
+      return;
+    }
+    const blob = await response.blob();
+    const link = el('a', {
+      href: URL.createObjectURL(blob),
+      download:
+        format === 'binder'
+          ? `binder-${s.short_id}.zip`
+          : `requirements-${s.short_id}.txt`
+    });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
+  private async remove(s: ISnapshotSummary): Promise<void> {
+    const answer = await showDialog({
+      title: 'Delete snapshot',
+      body: `Delete snapshot ${s.short_id}? Jobs and APIs that pin it keep it.`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+    });
+    if (!answer.button.accept) {
+      return;
+    }
+    try {
+      await requestAPI(this.settings, `snapshots/${s.id}`, {
+        method: 'DELETE'
+      });
+      await this.refresh();
+    } catch (error) {
+      this.say(`Delete failed: ${(error as Error).message}`, true);
+    }
+  }
+
+  private async restore(s: ISnapshotSummary): Promise<void> {
+    const answer = await InputDialog.getText({
+      title: `Restore snapshot ${s.short_id} as a new kernel`,
+      label: 'Kernel name',
+      text: `snapshot-${s.short_id.slice(0, 8)}`
+    });
+    if (!answer.button.accept || !answer.value) {
+      return;
+    }
+    try {
+      const { task } = await requestAPI<{ task: string }>(
+        this.settings,
+        `snapshots/${s.id}/restore`,
+        { method: 'POST', body: JSON.stringify({ name: answer.value }) }
+      );
+      await this.follow(task);
+    } catch (error) {
+      this.say(`Restore failed: ${(error as Error).message}`, true);
+    }
+  }
+
+  /** Poll a restore task, showing pip's progress, until it ends. */
+  private async follow(task: string): Promise<void> {
+    for (;;) {
+      const t = await requestAPI<ITask>(
+        this.settings,
+        `snapshots/tasks/${task}`
+      );
+      this.output.textContent = t.progress.slice(-15).join('\n');
+      if (t.status === 'failed') {
+        this.say(`Restore failed: ${t.error}`, true);
+        return;
+      }
+      if (t.status === 'done' && t.result) {
+        this.say(`Restored as kernel "${t.result.display_name}".`);
+        this.output.textContent =
+          t.result.diff_text || 'Restored exactly: no difference.';
+        await this.kernelspecs.refreshSpecs();
+        this.fillKernels();
+        return;
+      }
+      this.say('Restoring… (installing the pinned packages)');
+      await new Promise(resolve => setTimeout(resolve, 1000));
+    }
+  }
+
+  private kernelSelect: HTMLSelectElement;
+  private nameInput: HTMLInputElement;
+  private diffButton: HTMLButtonElement;
+  private status: HTMLParagraphElement;
+  private list: HTMLUListElement;
+  private output: HTMLPreElement;
+}
