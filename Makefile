@@ -15,7 +15,7 @@ run: install  ## start JupyterHub on http://127.0.0.1:8000 (demo login: any user
 
 test: install lint pytest  ## lint + every test (unit, server extension, real hub, real browser)
 
-install: $(STAMPS)/python $(STAMPS)/system jupyter_hybrid/labextension/package.json
+install: $(STAMPS)/python $(STAMPS)/system $(STAMPS)/postgresql jupyter_hybrid/labextension/package.json
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,6 +48,11 @@ jupyter_hybrid/labextension/package.json: $(STAMPS)/python $(wildcard labextensi
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser)
 $(STAMPS)/system:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@mkdir -p $(STAMPS) && touch $@
+
+# a real PostgreSQL for the store's tests (each test run starts a throwaway cluster in a temp dir)
+$(STAMPS)/postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
 	@mkdir -p $(STAMPS) && touch $@
 
 clean:
