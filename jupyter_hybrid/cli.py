@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from .catalog import CatalogError, load_catalog
+from .snapshots import cli as snapshot_cli
 
 
 def _catalog_validate(args) -> int:
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = catalog_sub.add_parser("validate", help="check a catalog file; exit 1 with the error")
     validate.add_argument("file")
     validate.set_defaults(func=_catalog_validate)
+    snapshot_cli.register(sub)
     return parser
 
 

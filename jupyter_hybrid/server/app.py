@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from traitlets import Unicode, default
 
 from .handlers import InfoHandler
 
@@ -11,5 +17,46 @@ class HybridServerApp(ExtensionApp):
     name = "jupyter_hybrid"
     load_other_extensions = True
 
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the store (snapshots; later jobs and APIs).
+
+        Default: $JUPYTER_HYBRID_DB_URL, else SQLite in <jupyter data dir>/jupyter_hybrid/hybrid.sqlite.
+        PostgreSQL: postgresql+psycopg://user:password@host/dbname
+        """,
+    ).tag(config=True)
+
+    envs_dir = Unicode(
+        help="""Folder where restored snapshots' environments are created (one venv each).
+
+        Default: <jupyter data dir>/jupyter_hybrid/envs.
+        """,
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
+        from ..store.db import default_url
+
+        return default_url()
+
+    @default("envs_dir")
+    def _default_envs_dir(self):
+        return str(Path(jupyter_data_dir()) / "jupyter_hybrid" / "envs")
+
+    def initialize_settings(self):
+        from ..store.db import make_engine
+        from ..store.snapshots import SnapshotStore
+        from .tasks import Tasks
+
+        self.settings.update(
+            {
+                "jupyter_hybrid.snapshot_store": SnapshotStore(make_engine(self.db_url)),
+                "jupyter_hybrid.owner": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
+                "jupyter_hybrid.envs_dir": self.envs_dir,
+                "jupyter_hybrid.tasks": Tasks(),
+            }
+        )
+
     def initialize_handlers(self):
-        self.handlers.extend([(r"/jupyter-hybrid/info", InfoHandler)])
+        from .snapshots import HANDLERS
+
+        self.handlers.extend([(r"/jupyter-hybrid/info", InfoHandler), *HANDLERS])

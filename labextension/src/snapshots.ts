@@ -254,7 +254,7 @@ export class SnapshotsPanel extends Widget {
   private async remove(s: ISnapshotSummary): Promise<void> {
     const answer = await showDialog({
       title: 'Delete snapshot',
-      body: `Delete snapshot ${s.short_id}? Jobs and APIs that pin it keep it.`,
+      body: `Delete snapshot ${s.short_id}? (A snapshot pinned by a job or an API cannot be deleted.)`,
       buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
     });
     if (!answer.button.accept) {

@@ -1,0 +1,185 @@
+"""REST handlers for environment snapshots: capture, list, show, delete, diff, export, restore."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyter_server.auth.decorator import authorized
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tornado import web
+
+from ..snapshots import capture, diff, export, restore
+from ..snapshots.errors import SnapshotError
+from ..snapshots.model import Snapshot
+from .errors import json_errors
+from .handlers import HybridAPIHandler
+
+ID = r"(?P<snapshot_id>[0-9a-f]{4,64})"
+RECORD_FIELDS = ("short_id", "owner", "name", "note", "shared", "created_at")
+
+
+class CaptureRequest(BaseModel):
+    """POST /jupyter-hybrid/snapshots: capture one kernel's environment, or a notebook's kernel's."""
+
+    model_config = ConfigDict(extra="forbid")
+    kernel: str | None = Field(None, min_length=1, max_length=255)
+    notebook: str | None = Field(None, min_length=1, max_length=4096)
+    name: str | None = Field(None, max_length=255)
+    note: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        if (self.kernel is None) == (self.notebook is None):
+            raise ValueError('give exactly one of "kernel" (a kernelspec name) or "notebook" (a path)')
+        return self
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="kernelspec name")
+
+
+class SnapshotAPIHandler(HybridAPIHandler):
+    @property
+    def store(self):
+        return self.settings["jupyter_hybrid.snapshot_store"]
+
+    @property
+    def owner(self) -> str:
+        # a single-user server belongs to one person: its owner, not the browser session
+        return self.settings["jupyter_hybrid.owner"]
+
+    def body(self, model: type[BaseModel]):
+        return model.model_validate(json.loads(self.request.body or b"{}"))
+
+    def snapshot(self, snapshot_id: str) -> Snapshot:
+        return Snapshot.model_validate(self.store.get(self.owner, snapshot_id))
+
+
+class SnapshotsHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self):
+        self.finish({"snapshots": self.store.list(self.owner)})
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def post(self):
+        req = self.body(CaptureRequest)
+        if req.kernel:
+            snap = await asyncio.to_thread(capture.capture_kernel, req.kernel)
+        else:
+            root = self.settings["server_root_dir"]
+            snap = await asyncio.to_thread(capture.capture_notebook, req.notebook, root)
+        data = snap.model_dump(mode="json")
+        record = self.store.save(self.owner, data, name=req.name, note=req.note)
+        self.set_status(201)
+        self.finish({**data, **{k: record[k] for k in RECORD_FIELDS}})
+
+
+class SnapshotHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, snapshot_id):
+        self.finish(self.store.get(self.owner, snapshot_id))
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def delete(self, snapshot_id):
+        self.store.delete(self.owner, snapshot_id)
+        self.set_status(204)
+        self.finish()
+
+
+class SnapshotDiffHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, snapshot_id, other_id):
+        d = diff.diff(self.snapshot(snapshot_id), self.snapshot(other_id))
+        self.finish({"diff": d, "text": diff.render_text(d)})
+
+
+class SnapshotDriftHandler(SnapshotAPIHandler):
+    """Does this kernel still match the snapshot? GET .../drift?kernel=NAME -> the diff."""
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, snapshot_id):
+        kernel = self.get_query_argument("kernel", "")
+        if not kernel:
+            raise web.HTTPError(400, "give ?kernel=NAME: the kernel to compare with the snapshot")
+        current = await asyncio.to_thread(capture.capture_kernel, kernel)
+        d = diff.diff(self.snapshot(snapshot_id), current)
+        self.finish({"matches": diff.is_empty(d), "diff": d, "text": diff.render_text(d)})
+
+
+class SnapshotExportHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, snapshot_id):
+        fmt = self.get_query_argument("format", "binder")
+        snap = self.snapshot(snapshot_id)
+        short = snap.id[:12]
+        if fmt == "binder":
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", f'attachment; filename="binder-{short}.zip"')
+            self.finish(export.zip_binder(snap))
+        elif fmt == "requirements":
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header("Content-Disposition", f'attachment; filename="requirements-{short}.txt"')
+            self.finish(export.export_requirements(snap))
+        else:
+            raise web.HTTPError(400, f"unknown format {fmt!r}; use format=binder or format=requirements")
+
+
+class SnapshotRestoreHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def post(self, snapshot_id):
+        req = self.body(RestoreRequest)
+        snap = self.snapshot(snapshot_id)
+        envs_dir = self.settings["jupyter_hybrid.envs_dir"]
+
+        def work(progress):
+            result = restore.restore(snap, req.name, envs_dir, progress=progress)
+            return {
+                "kernel_name": result.kernel_name,
+                "display_name": result.display_name,
+                "env_path": str(result.env_path),
+                "diff": result.diff,
+                "diff_text": diff.render_text(result.diff),
+            }
+
+        task = self.settings["jupyter_hybrid.tasks"].start(self.owner, work, (SnapshotError, ValueError))
+        self.set_status(202)
+        self.finish({"task": task})
+
+
+class TaskHandler(SnapshotAPIHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, task_id):
+        task = self.settings["jupyter_hybrid.tasks"].get(self.owner, task_id)
+        if task is None:
+            raise web.HTTPError(404, f"task {task_id!r} not found")
+        self.finish(task.view())
+
+
+HANDLERS = [
+    (r"/jupyter-hybrid/snapshots", SnapshotsHandler),
+    (r"/jupyter-hybrid/snapshots/tasks/(?P<task_id>[0-9a-f]{32})", TaskHandler),
+    (rf"/jupyter-hybrid/snapshots/{ID}", SnapshotHandler),
+    (rf"/jupyter-hybrid/snapshots/{ID}/diff/(?P<other_id>[0-9a-f]{{4,64}})", SnapshotDiffHandler),
+    (rf"/jupyter-hybrid/snapshots/{ID}/drift", SnapshotDriftHandler),
+    (rf"/jupyter-hybrid/snapshots/{ID}/export", SnapshotExportHandler),
+    (rf"/jupyter-hybrid/snapshots/{ID}/restore", SnapshotRestoreHandler),
+]

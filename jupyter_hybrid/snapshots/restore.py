@@ -1,0 +1,266 @@
+"""Restore a snapshot as a new kernel: environment, pinned packages, kernelspec, re-capture + diff.
+
+A venv with an interpreter of the snapshot's Python X.Y (conda when the snapshot is conda and
+``conda``/``mamba`` is on PATH); the pins of :func:`export.export_requirements` installed with pip;
+ipykernel added (kept within the pins when it can be); a kernelspec registered. Then the new
+environment is captured and diffed against the snapshot: what ipykernel brought in is listed
+apart (``added_for_kernel``), so the rest of the diff is exactly what could not be reproduced.
+If any step fails, the half-made environment and kernelspec are removed and nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.paths import jupyter_data_dir
+
+from . import capture, export
+from .diff import diff, is_empty
+from .errors import SnapshotError
+from .model import Snapshot, canonical_name
+
+STEP_TIMEOUT = 3600.0  # seconds one step (venv, pip install) may take
+ERROR_LINES = 8  # lines of a failed step's output quoted in the error
+_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
+# variables of this process that would make the new environment's pip or Python see other packages
+_LEAKY = ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "VIRTUAL_ENV", "CONDA_PREFIX")
+
+
+@dataclass
+class RestoreResult:
+    kernel_name: str
+    display_name: str
+    env_path: Path
+    diff: dict  # snapshot -> restored environment; diff["packages"]["added_for_kernel"] too
+    added_for_kernel: list[dict] = field(default_factory=list)
+    snapshot: Snapshot | None = None  # the restored environment as captured
+
+
+def restore(
+    snap: Snapshot,
+    name: str | None,
+    envs_dir: str | os.PathLike,
+    progress: Callable[[str], None] | None = None,
+    *,
+    prefix: str | os.PathLike | None = None,
+    timeout: float = STEP_TIMEOUT,
+) -> RestoreResult:
+    """Create ``envs_dir/<name>`` from ``snap``; register kernel ``name`` (default ``snapshot-<short id>``).
+
+    The kernelspec goes to the user's kernels folder, or ``<prefix>/share/jupyter/kernels`` when
+    ``prefix`` is given. ``progress`` receives step messages and pip's output, line by line.
+    """
+    say = progress or (lambda line: None)
+    kernel_name = (name or f"snapshot-{snap.short_id}").lower()
+    if not _NAME.match(kernel_name):
+        raise SnapshotError(f"kernel name {name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'")
+    env_path = Path(envs_dir).expanduser().absolute() / kernel_name
+    kernel_dir = _kernel_dir(kernel_name, prefix)
+    if env_path.exists():
+        raise SnapshotError(f"{env_path} already exists; choose another name or remove that environment")
+    if kernel_dir.exists() or kernel_name in KernelSpecManager().find_kernel_specs():
+        raise SnapshotError(f"a kernel named {kernel_name!r} already exists; choose another name")
+    conda = _conda_tool() if snap.is_conda else None
+    if snap.is_conda and conda is None:
+        raise SnapshotError(
+            f"snapshot {snap.short_id} is a conda environment and conda is not installed here; "
+            "install conda (or mamba), or export it with --format binder and build it with repo2docker"
+        )
+    base = None if conda else find_python(snap.python_minor)
+    display_name = f"Python (snapshot {snap.id[:8]})"
+    env_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        env_path.mkdir()  # claims the name: a concurrent restore of the same name stops here
+    except FileExistsError:
+        raise SnapshotError(
+            f"{env_path} already exists; choose another name or remove that environment"
+        ) from None
+    made_kernel = False
+    try:
+        python = _create_env(snap, env_path, base, conda, say, timeout)
+        before = _packages(python)
+        _add_ipykernel(snap, python, env_path, say, timeout)
+        say(f"registering kernel {kernel_name!r} ({display_name})")
+        made_kernel = True
+        _install_kernelspec(python, kernel_name, display_name, snap.id, prefix)
+        say("capturing the restored environment")
+        restored = capture.build_snapshot(capture.run_probe(python, env=_env()))
+    except BaseException as e:
+        say(f"restore failed; removing {env_path}" + (f" and kernel {kernel_name!r}" if made_kernel else ""))
+        shutil.rmtree(env_path, ignore_errors=True)
+        if made_kernel:
+            shutil.rmtree(kernel_dir, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise SnapshotError(f"restore failed: {e}") from e
+        raise
+    result = diff(snap, restored)
+    added, for_kernel = [], []
+    for p in result["packages"]["added"]:
+        (added if canonical_name(p["name"]) in before else for_kernel).append(p)
+    result["packages"]["added"], result["packages"]["added_for_kernel"] = added, for_kernel
+    say("done: the environment differs from the snapshot, see the diff" if not is_empty(result) else "done")
+    return RestoreResult(kernel_name, display_name, env_path, result, for_kernel, restored)
+
+
+def find_python(minor: str) -> str:
+    """An interpreter of Python ``minor`` (``3.11``): this one if it matches, else ``python3.11`` on PATH."""
+    if "{}.{}".format(*sys.version_info[:2]) == minor:
+        return sys.executable
+    found = shutil.which(f"python{minor}")
+    if found and _python_minor(found) == minor:
+        return found
+    raise SnapshotError(
+        f"Python {minor} is not installed here; install it (python{minor} on PATH) to restore"
+    )
+
+
+def _python_minor(python: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
+    env.update(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env
+
+
+def _env_python(env_path: Path) -> str:
+    return str(env_path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
+def _conda_tool() -> str | None:
+    return shutil.which("conda") or shutil.which("mamba")
+
+
+def _create_env(snap: Snapshot, env_path: Path, base: str | None, conda: str | None, say, timeout) -> str:
+    if conda:
+        env_path.rmdir()  # conda creates the prefix itself
+        with tempfile.TemporaryDirectory() as tmp:
+            yml = Path(tmp) / "environment.yml"
+            yml.write_text(export.environment_yml(snap), encoding="utf-8")
+            say(f"creating conda environment {env_path} ({len(snap.packages)} packages)")
+            cmd = [conda, "env", "create", "-q", "-p", str(env_path), "-f", str(yml)]
+            run_streaming(cmd, say, "conda env create", timeout)
+        return _env_python(env_path)
+    say(f"creating venv {env_path} with {base}")
+    run_streaming([base, "-m", "venv", str(env_path)], say, "creating the venv", timeout)
+    python = _env_python(env_path)
+    wanted = next((p.version for p in snap.packages if canonical_name(p.name) == "pip"), None)
+    if wanted:
+        say(f"installing pip {wanted}")
+        try:
+            _pip(python, ["pip==" + wanted], say, f"installing pip {wanted}", timeout)
+        except SnapshotError as e:  # keep the venv's own pip; the diff will show it
+            say(f"kept the venv's own pip: {e}")
+    requirements = env_path / "snapshot-requirements.txt"
+    requirements.write_text(export.export_requirements(snap), encoding="utf-8")
+    count = sum(1 for line in requirements.read_text().splitlines() if line and not line.startswith("#"))
+    if count:
+        say(f"installing {count} pinned packages")
+        _pip(python, ["-r", str(requirements)], say, "pip install", timeout)
+    return python
+
+
+def _add_ipykernel(snap: Snapshot, python: str, env_path: Path, say, timeout) -> None:
+    if any(canonical_name(p.name) == "ipykernel" for p in snap.packages):
+        return  # pinned with the rest
+    pins = [export.requirement(p)[0] for p in snap.packages if p.source == "pypi"]
+    constraints = env_path / "snapshot-constraints.txt"
+    constraints.write_text("".join(f"{line}\n" for line in pins if line), encoding="utf-8")
+    say("installing ipykernel within the snapshot's pins")
+    try:
+        _pip(python, ["ipykernel", "-c", str(constraints)], say, "pip install ipykernel", timeout)
+    except SnapshotError:
+        say("ipykernel does not fit the snapshot's pins; installing it without them (see the diff)")
+        _pip(python, ["ipykernel"], say, "pip install ipykernel", timeout)
+
+
+def _pip(python: str, args: list[str], say, what: str, timeout: float) -> None:
+    run_streaming([python, "-m", "pip", "install", "--progress-bar", "off", *args], say, what, timeout)
+
+
+def _packages(python: str) -> set[str]:
+    data = capture.run_probe(python, env=_env())
+    return {canonical_name(p.name) for p in capture.packages_from_probe(data)}
+
+
+def run_streaming(
+    cmd: list[str], say: Callable[[str], None], what: str, timeout: float = STEP_TIMEOUT
+) -> None:
+    """Run ``cmd``, each output line to ``say``; SnapshotError with the last error lines if it fails."""
+    tail: deque[str] = deque(maxlen=200)
+    try:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=_env()
+        )
+    except OSError as e:
+        raise SnapshotError(f"{what} could not start: {e}") from None
+    expired = threading.Event()
+
+    def stop():
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, stop)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line:
+                tail.append(line)
+                say(line)
+        status = proc.wait()
+    finally:
+        timer.cancel()
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if status != 0:
+        errors = [line for line in tail if line.startswith("ERROR")] or list(tail)
+        detail = "\n".join(errors[-ERROR_LINES:]) or "no output"
+        killed = f" (stopped after {timeout:g} s)" if expired.is_set() else ""
+        raise SnapshotError(f"{what} failed with exit status {status}{killed}:\n{detail}")
+
+
+def _kernel_dir(kernel_name: str, prefix) -> Path:
+    if prefix is not None:
+        return Path(prefix) / "share" / "jupyter" / "kernels" / kernel_name
+    return Path(jupyter_data_dir()) / "kernels" / kernel_name
+
+
+def _install_kernelspec(python: str, kernel_name: str, display_name: str, snapshot_id: str, prefix) -> Path:
+    spec = {
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": display_name,
+        "language": "python",
+        "metadata": {"debugger": True, "jupyter_hybrid": {"snapshot": snapshot_id}},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+        ksm = KernelSpecManager()
+        if prefix is None:
+            return Path(ksm.install_kernel_spec(tmp, kernel_name=kernel_name, user=True))
+        return Path(ksm.install_kernel_spec(tmp, kernel_name=kernel_name, prefix=str(prefix)))
