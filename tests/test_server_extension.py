@@ -15,7 +15,10 @@ def jp_server_config(jp_server_config):
     # allow_unauthenticated_access=False makes jupyter-server warn (JupyterServerAuthWarning, an
     # error under our pytest config) about any of our handlers that lacks @web.authenticated
     return {
-        "ServerApp": {"jpserver_extensions": {"jupyter_hybrid": True}, "allow_unauthenticated_access": False}
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_hybrid": True, "jupyter_server_terminals": False},
+            "allow_unauthenticated_access": False,
+        }
     }
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tornado import web
 
 from ..snapshots import capture, diff, export, restore
+from ..snapshots.errors import NotFound as SnapshotNotFound
 from ..snapshots.errors import SnapshotError
 from ..snapshots.model import Snapshot
 from .errors import json_errors
@@ -69,11 +70,14 @@ class SnapshotsHandler(SnapshotAPIHandler):
     @json_errors
     async def post(self):
         req = self.body(CaptureRequest)
-        if req.kernel:
-            snap = await asyncio.to_thread(capture.capture_kernel, req.kernel)
-        else:
-            root = self.settings["server_root_dir"]
-            snap = await asyncio.to_thread(capture.capture_notebook, req.notebook, root)
+        try:
+            if req.kernel:
+                snap = await asyncio.to_thread(capture.capture_kernel, req.kernel)
+            else:
+                root = self.settings["server_root_dir"]
+                snap = await asyncio.to_thread(capture.capture_notebook, req.notebook, root)
+        except SnapshotNotFound as e:  # a kernel or notebook named in the body: bad input, not a 404
+            raise web.HTTPError(400, str(e)) from None
         data = snap.model_dump(mode="json")
         record = self.store.save(self.owner, data, name=req.name, note=req.note)
         self.set_status(201)
@@ -129,13 +133,11 @@ class SnapshotExportHandler(SnapshotAPIHandler):
         snap = self.snapshot(snapshot_id)
         short = snap.id[:12]
         if fmt == "binder":
-            self.set_header("Content-Type", "application/zip")
             self.set_header("Content-Disposition", f'attachment; filename="binder-{short}.zip"')
-            self.finish(export.zip_binder(snap))
+            self.finish(export.zip_binder(snap), set_content_type="application/zip")
         elif fmt == "requirements":
-            self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.set_header("Content-Disposition", f'attachment; filename="requirements-{short}.txt"')
-            self.finish(export.export_requirements(snap))
+            self.finish(export.export_requirements(snap), set_content_type="text/plain; charset=utf-8")
         else:
             raise web.HTTPError(400, f"unknown format {fmt!r}; use format=binder or format=requirements")
 
