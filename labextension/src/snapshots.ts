@@ -216,11 +216,12 @@ export class SnapshotsPanel extends Widget {
   }
 
   private async diffSelected(): Promise<void> {
-    const [a, b] = this.selected();
+    // the list is newest first: diff from the older snapshot to the newer one
+    const [newer, older] = this.selected();
     try {
       const data = await requestAPI<{ text: string }>(
         this.settings,
-        `snapshots/${a}/diff/${b}`
+        `snapshots/${older}/diff/${newer}`
       );
       this.output.textContent = data.text || 'No difference.';
     } catch (error) {

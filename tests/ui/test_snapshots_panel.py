@@ -1,0 +1,173 @@
+"""Browser test (Debian chromium through Playwright) of the "Snapshots" side panel in plain `jupyter lab`.
+
+Capture the python3 kernel's environment from the panel, add a second, edited snapshot to the same
+store from the test process, and diff the two from the panel. Screenshot: ui-artifacts/snapshots-panel.png.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from ..hubtools import free_port
+from .test_browser import LAB_TIMEOUT_MS
+
+pytestmark = pytest.mark.ui
+
+TAB = 'li.lm-TabBar-tab[data-id="jupyter-hybrid-snapshots"]'
+PANEL = "#jupyter-hybrid-snapshots"
+CAPTURE_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """`jupyter lab` without a hub, fresh jupyter dirs and its own snapshot database.
+
+    Yields ``(url, db_url, owner)``: owner is the user the server stores snapshots for.
+    """
+    port, token = free_port(), "ui-test-token-0123456789"
+    log_path = tmp_path / "lab.log"
+    log = open(log_path, "wb")
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    for name in ("CONFIG", "DATA", "RUNTIME"):
+        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
+    db_url = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
+    env["JUPYTER_HYBRID_DB_URL"] = db_url
+    owner = env.get("JUPYTERHUB_USER") or getpass.getuser()  # what the server extension uses
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            f"--ServerApp.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",  # CI and dev containers run as root; Jupyter refuses root without it
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield f"{base}/lab?token={token}", db_url, owner
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def reopen(page):
+    """Hide and show the panel: it reloads the kernels and the snapshot list when shown."""
+    tab = page.locator(TAB)
+    if page.locator(PANEL).is_visible():
+        tab.click()
+        page.locator(PANEL).wait_for(state="hidden")
+    tab.click()
+    page.locator(PANEL).wait_for(state="visible")
+
+
+def save_changed_copy(db_url: str, owner: str, sid: str) -> tuple[str, tuple[str, str, str], str]:
+    """Save a copy of snapshot ``sid`` with one package's version changed and another removed.
+
+    Returns (new id, (changed name, old version, new version), removed name).
+    """
+    from jupyter_hybrid.snapshots.model import Snapshot
+    from jupyter_hybrid.store.db import make_engine
+    from jupyter_hybrid.store.snapshots import SnapshotStore
+
+    engine = make_engine(db_url)
+    try:
+        store = SnapshotStore(engine)
+        snap = Snapshot.model_validate(store.get(owner, sid))
+        assert len(snap.packages) >= 2, snap.packages
+        first, second = snap.packages[0], snap.packages[1]
+        bumped = first.model_copy(update={"version": first.version + ".post999"})
+        packages = [bumped, *snap.packages[2:]]
+        copy = snap.model_copy(update={"id": "", "packages": packages})
+        copy = Snapshot.model_validate(copy.model_dump(mode="json"))  # recomputes the id
+        assert copy.id and copy.id != snap.id
+        saved = store.save(owner, copy.model_dump(mode="json"), name="changed")
+        return saved["id"], (bumped.name, first.version, bumped.version), second.name
+    finally:
+        engine.dispose()
+
+
+def test_capture_and_diff_snapshots(lab, page, artifacts):
+    url, db_url, owner = lab
+    page.goto(url)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT_MS)
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_TIMEOUT_MS)
+    panel = page.locator(PANEL)
+    kernel = panel.locator("select.jp-HybridSnapshots-kernel")
+    # The kernel choices are filled when the panel is shown; the kernelspecs may still be loading.
+    for _ in range(20):
+        reopen(page)
+        if kernel.locator('option[value="python3"]').count():
+            break
+        page.wait_for_timeout(500)
+    kernel.select_option("python3")
+    panel.locator(".jp-HybridSnapshots-name").fill("base")
+    panel.locator(".jp-HybridSnapshots-capture").click()
+
+    status = panel.locator("p.jp-HybridSnapshots-status")
+    page.wait_for_function(
+        "el => /Captured|failed/.test(el.textContent)",
+        arg=status.element_handle(),
+        timeout=CAPTURE_TIMEOUT_MS,
+    )
+    assert "Captured" in status.inner_text(), status.inner_text()
+    items = panel.locator("ul.jp-HybridSnapshots-list li.jp-HybridSnapshots-item")
+    items.first.wait_for()
+    assert items.count() == 1, panel.inner_text()[:2000]
+    base_id = items.first.get_attribute("data-id")
+    assert base_id and len(base_id) == 64
+    assert "base" in items.first.inner_text()
+
+    changed_id, (name, old, new), removed = save_changed_copy(db_url, owner, base_id)
+
+    reopen(page)
+    page.locator(f'li.jp-HybridSnapshots-item[data-id="{changed_id}"]').wait_for()
+    assert items.count() == 2, panel.inner_text()[:2000]
+
+    diff_button = panel.locator("button.jp-HybridSnapshots-diff")
+    assert diff_button.is_disabled()
+    for sid in (base_id, changed_id):
+        page.locator(f'li.jp-HybridSnapshots-item[data-id="{sid}"] input[type=checkbox]').check()
+    assert diff_button.is_enabled()
+    diff_button.click()
+
+    output = panel.locator("pre.jp-HybridSnapshots-output")
+    page.wait_for_function("el => el.textContent.includes('~ ')", arg=output.element_handle())
+    page.screenshot(path=artifacts / "snapshots-panel.png")
+    text = output.inner_text()
+    lines = text.splitlines()
+    # older -> newer: the base is the older snapshot
+    assert lines[:2] == [f"--- {base_id[:12]}", f"+++ {changed_id[:12]}"], text
+    assert f"~ {name} {old} -> {new}" in lines, text
+    assert any(line.startswith(f"- {removed} ") for line in lines), text
+    assert "jp-mod-error" not in (status.get_attribute("class") or ""), status.inner_text()
