@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import sync_playwright
 
-from ..hubtools import ROOT
+from ..hubtools import ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "ui-artifacts"
@@ -58,3 +64,52 @@ def jp_asyncio_loop():
 @pytest.fixture(autouse=True)
 def jp_server_cleanup():
     yield
+
+
+@pytest.fixture
+def plain_lab(tmp_path):
+    """`jupyter lab` without a hub: fresh jupyter dirs (no saved workspace) and its own snapshot
+    database. Yields ``(url, db_url, owner)``; owner is the user the server stores snapshots for."""
+    port, token = free_port(), "ui-test-token-0123456789"
+    log_path = tmp_path / "lab.log"
+    log = open(log_path, "wb")
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    for name in ("CONFIG", "DATA", "RUNTIME"):
+        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
+    db_url = env["JUPYTER_HYBRID_DB_URL"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
+    owner = getpass.getuser()  # what the server extension uses outside a hub
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--allow-root",
+    ]  # CI and dev containers run as root; Jupyter refuses root without it
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield f"{base}/lab?token={token}", db_url, owner
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -10,15 +10,9 @@ Screenshots go to ui-artifacts/.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
-import requests
 
-from ..hubtools import PASSWORD, Hub, free_port
+from ..hubtools import PASSWORD, Hub
 
 pytestmark = pytest.mark.ui
 
@@ -88,57 +82,9 @@ def test_spawn_from_the_form_and_see_the_tier_in_the_hybrid_panel(hub, page, art
         hub.wait_stopped(USER)
 
 
-@pytest.fixture
-def plain_lab(tmp_path):
-    """`jupyter lab` without a hub, with fresh config/data dirs (no saved workspace); yields its URL."""
-    port, token = free_port(), "ui-test-token-0123456789"
-    log = open(tmp_path / "lab.log", "wb")
-    root = tmp_path / "root"
-    root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            f"--port={port}",
-            f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--allow-root",  # CI and dev containers run as root; Jupyter refuses root without it
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()
-            try:
-                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
-            time.sleep(0.2)
-        yield f"{base}/lab?token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 def test_hybrid_panel_without_a_hub(plain_lab, page, artifacts):
-    page.goto(plain_lab)
+    url, _, _ = plain_lab
+    page.goto(url)
     panel = open_hybrid_panel(page)
     page.screenshot(path=artifacts / "hybrid-panel-no-hub.png")
     assert panel.locator(".jp-HybridPanel-message").count() == 1, panel.inner_text()[:1000]

@@ -6,16 +6,8 @@ store from the test process, and diff the two from the panel. Screenshot: ui-art
 
 from __future__ import annotations
 
-import getpass
-import os
-import subprocess
-import sys
-import time
-
 import pytest
-import requests
 
-from ..hubtools import free_port
 from .test_browser import LAB_TIMEOUT_MS
 
 pytestmark = pytest.mark.ui
@@ -23,62 +15,6 @@ pytestmark = pytest.mark.ui
 TAB = 'li.lm-TabBar-tab[data-id="jupyter-hybrid-snapshots"]'
 PANEL = "#jupyter-hybrid-snapshots"
 CAPTURE_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def lab(tmp_path):
-    """`jupyter lab` without a hub, fresh jupyter dirs and its own snapshot database.
-
-    Yields ``(url, db_url, owner)``: owner is the user the server stores snapshots for.
-    """
-    port, token = free_port(), "ui-test-token-0123456789"
-    log_path = tmp_path / "lab.log"
-    log = open(log_path, "wb")
-    root = tmp_path / "root"
-    root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
-    db_url = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
-    env["JUPYTER_HYBRID_DB_URL"] = db_url
-    owner = env.get("JUPYTERHUB_USER") or getpass.getuser()  # what the server extension uses
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            f"--port={port}",
-            f"--ServerApp.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--allow-root",  # CI and dev containers run as root; Jupyter refuses root without it
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield f"{base}/lab?token={token}", db_url, owner
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def reopen(page):
@@ -117,8 +53,8 @@ def save_changed_copy(db_url: str, owner: str, sid: str) -> tuple[str, tuple[str
         engine.dispose()
 
 
-def test_capture_and_diff_snapshots(lab, page, artifacts):
-    url, db_url, owner = lab
+def test_capture_and_diff_snapshots(plain_lab, page, artifacts):
+    url, db_url, owner = plain_lab
     page.goto(url)
     page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT_MS)
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_TIMEOUT_MS)
