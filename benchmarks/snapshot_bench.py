@@ -4,7 +4,7 @@ Capture time of `jupyter_hybrid.snapshots.capture.capture_python` on an environm
 packages, beside `python -m pip inspect` (the anchor: the same facts pip knows), `pip freeze`
 and, where conda is installed, `conda env export`. Then the diff of two such snapshots.
 
-    .venv/bin/python benchmarks/snapshot_bench.py              # builds benchmarks/results/env300 once
+    .venv/bin/python benchmarks/snapshot_bench.py   # builds benchmarks/results/env300 once (minutes)
     .venv/bin/python benchmarks/snapshot_bench.py --python /path/to/env/bin/python
 
 Goals: capture <= 1.5x pip inspect; diff <= 50 ms.
@@ -32,7 +32,8 @@ from jupyter_hybrid.snapshots.model import Snapshot  # noqa: E402
 PACKAGES = (
     "jupyterlab jupyterhub pandas scikit-learn matplotlib seaborn statsmodels sqlalchemy boto3 httpx "
     "fastapi uvicorn sphinx pytest black mypy openpyxl lxml beautifulsoup4 plotly dask distributed "
-    "nltk flask django celery"
+    "nltk flask django celery google-cloud-storage azure-storage-blob azure-identity kubernetes moto "
+    "scrapy sympy networkx pyarrow streamlit"
 ).split()
 
 
