@@ -61,9 +61,10 @@ def render_form(
     out.append("<fieldset><legend>Hardware tier</legend>")
     first_ok = None
     rows = []
+    env = selected.get("environment")
+    if env not in catalog.environments:
+        env = next(iter(catalog.environments))
     for name, tier in catalog.tiers.items():
-        env = selected.get("environment") if selected.get("environment") in catalog.environments else None
-        env = env or next(iter(catalog.environments))
         decision = place(catalog, Request("", groups, name, env), states)
         problem = None if decision.site else "; ".join(decision.reasons)
         if problem is None and first_ok is None:

@@ -65,6 +65,7 @@ class HybridSpawner(Spawner):
         self.site_name: str | None = None
         self.allocation: Allocation | None = None
         self.placement_reasons: list[str] = []
+        self._resolved: tuple[dict, tuple] | None = None  # (options, resolve()'s result)
         super().__init__(**kwargs)
 
     # --- catalog, sites and the user's groups --------------------------------------------------
@@ -146,7 +147,8 @@ class HybridSpawner(Spawner):
 
     @staticmethod
     def _apply_user_options(spawner: HybridSpawner, user_options: dict) -> None:
-        spawner.resolve(user_options)
+        # JupyterHub calls this right before start(): start() reuses the decision
+        spawner._resolved = (dict(user_options or {}), spawner.resolve(user_options))
 
     def resolve(self, user_options) -> tuple[Choice, str, list[str]]:
         """Validate options and place them: (choice, site, reasons), or HTTP 400 saying why."""
@@ -172,7 +174,10 @@ class HybridSpawner(Spawner):
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self):
-        choice, site_name, reasons = self.resolve(self.user_options)
+        resolved, self._resolved = self._resolved, None
+        if resolved is None or resolved[0] != dict(self.user_options or {}):
+            resolved = (None, self.resolve(self.user_options))  # apply_user_options was replaced
+        choice, site_name, reasons = resolved[1]  # capacity is checked again by reserve() below
         catalog = self.catalog
         site = REGISTRY.get(site_name)
         try:
