@@ -49,7 +49,11 @@ def test_defaults_fill_in():
         ({**GOOD, "tiers": {"Big Tier": {"cpu": 1, "memory": "1G"}}}, "tiers.Big Tier", "rename it"),
         ({**GOOD, "tiers": {}}, "tiers", "at least 1 item"),
         ({"tiers": GOOD["tiers"]}, "sites", "is required. Fix: add it"),
-        ({**GOOD, "extra": 1}, "extra", "allowed keys here: environments, sites, tiers"),
+        (
+            {**GOOD, "extra": 1},
+            "extra",
+            "allowed keys here: datasets, environments, placement, quotas, sites, tiers",
+        ),
         (
             {
                 **GOOD,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import typing
 from pathlib import Path
 
 import yaml
@@ -34,10 +35,10 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         field = model.model_fields.get(str(part))
         if field is None:
             return None
-        args = getattr(field.annotation, "__args__", ())
-        inner = args[-1] if args else field.annotation
-        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
-        if model is not None and args and parts:
+        args = getattr(field.annotation, "__args__", ()) or (field.annotation,)
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = models[0] if models else None
+        if model is not None and typing.get_origin(field.annotation) is dict and parts:
             parts.pop(0)  # skip the dict key (the item's name)
     return model
 

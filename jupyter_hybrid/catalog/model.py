@@ -7,9 +7,9 @@ as JupyterHub's ``mem_limit``: a number of bytes or a number with K, M, G or T (
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SLUG = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -45,17 +45,116 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Site(_Strict):
-    """Where workloads run. ``local`` is this machine (processes started by the hub)."""
+class GPUModel(_Strict):
+    """How to ask a Kubernetes site for one GPU model: the resource and where such nodes are."""
 
-    kind: Literal["local"] = "local"
+    resource: str = Field("nvidia.com/gpu", description="extended resource to request per GPU")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+
+
+_KUBERNETES_ONLY = (
+    "provision_seconds",
+    "context",
+    "kubeconfig",
+    "in_cluster",
+    "namespace",
+    "gpu_models",
+    "kubespawner",
+)
+
+
+class Site(_Strict):
+    """Where workloads run: ``local`` is this machine (processes started by the hub),
+    ``kubernetes`` one cluster (a kubeconfig context, or the hub's in-cluster config) and namespace."""
+
+    kind: Literal["local", "kubernetes"] = "local"
     display_name: str = ""
     description: str = ""
     region: str = "local"
-    cost_per_hour: float = Field(0.0, ge=0, description="price of one hour of this site, any tier")
-    max_cpu: float | None = Field(None, gt=0, description="cores to offer; default: all cores")
-    max_memory: Bytes | None = Field(None, description="memory to offer; default: all memory")
     on_prem: bool = True
+    cost_per_hour: float = Field(0.0, ge=0, description="price of one hour, any tier (see prices)")
+    prices: dict[Name, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="price of one hour per tier; a tier not listed: cost_per_hour"
+    )
+    max_cpu: float | None = Field(None, gt=0, description="local: cores to offer; default: all cores")
+    max_memory: Bytes | None = Field(None, description="local: memory to offer; default: all memory")
+    refresh_seconds: float = Field(30.0, ge=0, description="how long a read of live capacity is reused")
+    provision_seconds: float | None = Field(
+        None, ge=0, description="kubernetes: seconds its autoscaler takes to add a node; default: cannot grow"
+    )
+    # kubernetes only
+    context: str | None = Field(None, description="kubeconfig context; default: the current one")
+    kubeconfig: str | None = Field(
+        None, description="kubeconfig file; default: $KUBECONFIG or ~/.kube/config"
+    )
+    in_cluster: bool = Field(False, description="use the service account of the pod the hub runs in")
+    namespace: str = "default"
+    gpu_models: dict[str, GPUModel] = Field(
+        default_factory=dict,
+        description="per GPU model (as tiers name it): resource, node selector, tolerations",
+    )
+    kubespawner: dict[str, Any] = Field(
+        default_factory=dict, description="KubeSpawner traits for every server on this site, e.g. storage"
+    )
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> Site:
+        if self.kind == "local":
+            wrong = [k for k in _KUBERNETES_ONLY if k in self.model_fields_set]
+            if wrong:
+                raise ValueError(f"{', '.join(wrong)} apply only to sites of kind 'kubernetes'")
+        return self
+
+    def price(self, tier: str) -> float:
+        """Price of one hour of ``tier`` here."""
+        return self.prices.get(tier, self.cost_per_hour)
+
+
+class OptionChoice(_Strict):
+    """One listed choice of a tier option (KubeSpawner's ``profile_options.*.choices``)."""
+
+    display_name: str = ""
+    default: bool = False
+    kubespawner_override: dict[str, Any] = Field(default_factory=dict)
+
+
+class UnlistedChoice(_Strict):
+    """A free-text choice (KubeSpawner's ``unlisted_choice``); ``{value}`` in overrides is replaced.
+
+    Unlike KubeSpawner (``re.match``), ``validation_regex`` must match the WHOLE value, as the
+    browser's ``pattern`` attribute does, so the form and the server agree."""
+
+    enabled: bool = False
+    display_name: str = "Other..."
+    display_name_in_choices: str = "Other..."
+    validation_regex: str | None = None
+    validation_message: str = ""
+    kubespawner_override: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("validation_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"validation_regex does not compile: {e}") from None
+        return value
+
+
+class TierOption(_Strict):
+    """A further choice within a tier (KubeSpawner's ``profile_options``), e.g. an image version."""
+
+    display_name: str = ""
+    choices: dict[str, OptionChoice] = Field(default_factory=dict)
+    unlisted_choice: UnlistedChoice | None = None
+
+    @model_validator(mode="after")
+    def _something_to_pick(self) -> TierOption:
+        if not self.choices and not (self.unlisted_choice and self.unlisted_choice.enabled):
+            raise ValueError("an option needs choices or an enabled unlisted_choice")
+        return self
 
 
 class Tier(_Strict):
@@ -65,11 +164,19 @@ class Tier(_Strict):
     description: str = ""
     cpu: float = Field(gt=0, description="cores (limit)")
     memory: Bytes
-    gpu: int = Field(0, ge=0, description="whole GPUs")
+    gpu: int = Field(0, ge=0, description="whole GPUs, or MIG slices when mig is set")
     gpu_model: str | None = Field(None, description="substring of the NVML device name, e.g. A100")
+    mig: str | None = Field(
+        None, description="MIG profile, e.g. 1g.10gb (Kubernetes: nvidia.com/mig-1g.10gb)"
+    )
     sites: list[Name] = Field(default_factory=list, description="sites it may run on; empty: all")
+    environments: list[Name] = Field(default_factory=list, description="environments allowed; empty: all")
     groups: list[str] = Field(default_factory=list, description="groups allowed; empty: everyone")
     default: bool = False
+    options: dict[Name, TierOption] = Field(default_factory=dict)
+    kubespawner_override: dict[str, Any] = Field(
+        default_factory=dict, description="Kubernetes sites: further KubeSpawner traits, carried as given"
+    )
 
 
 class Environment(_Strict):
@@ -83,6 +190,63 @@ class Environment(_Strict):
     image: str | None = Field(None, description="container image (Kubernetes sites)")
     groups: list[str] = Field(default_factory=list)
     default: bool = False
+    kubespawner_override: dict[str, Any] = Field(
+        default_factory=dict, description="Kubernetes sites: further KubeSpawner traits, carried as given"
+    )
+
+
+class DatasetLocation(_Strict):
+    """Where a dataset lives on one site: exactly one of path, host_path, pvc or url."""
+
+    path: str | None = Field(None, description="local site: a directory on this machine")
+    host_path: str | None = Field(None, description="kubernetes: a directory on every node")
+    pvc: str | None = Field(None, description="kubernetes: a PersistentVolumeClaim in the site's namespace")
+    sub_path: str = ""
+    url: str | None = Field(None, description="object storage, e.g. s3://bucket/prefix (read with fsspec)")
+    secret: str | None = Field(
+        None, description="kubernetes: Secret whose keys become env vars (credentials)"
+    )
+    read_only: bool = True
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DatasetLocation:
+        given = [k for k in ("path", "host_path", "pvc", "url") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of path, host_path, pvc or url")
+        return self
+
+
+class Dataset(_Strict):
+    """Data a workload may request: where it lives per site and where it may be processed."""
+
+    display_name: str = ""
+    description: str = ""
+    regions: list[str] = Field(
+        default_factory=list, description="regions it may be processed in (patterns like eu-*); empty: any"
+    )
+    locations: dict[Name, DatasetLocation] = Field(min_length=1, description="per site")
+    groups: list[str] = Field(default_factory=list, description="groups allowed; empty: everyone")
+
+
+class Limits(_Strict):
+    """Most a user (or a whole group) may hold at once across all sites; None: no limit."""
+
+    gpus: int | None = Field(None, ge=0)
+    cpu: float | None = Field(None, ge=0)
+
+
+class Quotas(_Strict):
+    per_user: Limits = Field(default_factory=Limits, description="every user")
+    per_group: dict[str, Limits] = Field(default_factory=dict, description="all members of a group together")
+
+
+class Policy(_Strict):
+    """How placement ranks the sites that fit."""
+
+    burst: Literal["never", "when-full", "when-cheaper"] = Field(
+        "when-full",
+        description="cloud sites: never; only when no on-prem site fits; or whenever cheaper",
+    )
 
 
 class Catalog(_Strict):
@@ -93,16 +257,49 @@ class Catalog(_Strict):
     environments: dict[Name, Environment] = Field(
         default_factory=lambda: {"default": Environment(display_name="Hub's Python environment")}
     )
+    datasets: dict[Name, Dataset] = Field(default_factory=dict)
+    quotas: Quotas = Field(default_factory=Quotas)
+    placement: Policy = Field(default_factory=Policy)
 
     @model_validator(mode="after")
     def _references(self) -> Catalog:
-        for name, tier in self.tiers.items():
-            for i, site in enumerate(tier.sites):
-                if site not in self.sites:
+        refs = [
+            (("tiers", n, "sites", i), s, "sites")
+            for n, t in self.tiers.items()
+            for i, s in enumerate(t.sites)
+        ]
+        refs += [
+            (("tiers", n, "environments", i), e, "environments")
+            for n, t in self.tiers.items()
+            for i, e in enumerate(t.environments)
+        ]
+        refs += [(("sites", n, "prices", t), t, "tiers") for n, s in self.sites.items() for t in s.prices]
+        refs += [
+            (("datasets", n, "locations", s), s, "sites")
+            for n, d in self.datasets.items()
+            for s in d.locations
+        ]
+        for loc, name, section in refs:
+            if name not in getattr(self, section):
+                raise CrossReferenceError(
+                    loc,
+                    f"unknown {section.rstrip('s')} {name!r}",
+                    f"declare it under '{section}:' or use one of: {', '.join(getattr(self, section))}",
+                )
+        for name, dataset in self.datasets.items():
+            for site, where in dataset.locations.items():
+                kind = self.sites[site].kind
+                if kind == "local" and (where.pvc or where.host_path or where.secret):
                     raise CrossReferenceError(
-                        ("tiers", name, "sites", i),
-                        f"unknown site {site!r}",
-                        f"declare it under 'sites:' or use one of: {', '.join(self.sites)}",
+                        ("datasets", name, "locations", site),
+                        "pvc, host_path and secret apply only to kubernetes sites",
+                        "give a path (or a url) for a local site",
+                    )
+                if kind == "kubernetes" and where.path:
+                    raise CrossReferenceError(
+                        ("datasets", name, "locations", site),
+                        "path applies only to local sites",
+                        "give a pvc, a host_path or a url for a kubernetes site",
                     )
         for section in ("tiers", "environments"):
             defaults = [n for n, item in getattr(self, section).items() if item.default]
@@ -128,6 +325,9 @@ class Catalog(_Strict):
 
     def tier_sites(self, tier: str) -> list[str]:
         return self.tiers[tier].sites or list(self.sites)
+
+    def tier_environments(self, tier: str) -> list[str]:
+        return self.tiers[tier].environments or list(self.environments)
 
 
 class CrossReferenceError(ValueError):

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..catalog import Catalog, Tier, format_bytes
 from ..sites.base import SiteState  # plain data; placement imports no site behaviour
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What is held now across all sites, for quota checks (see ``usage_of``)."""
+
+    user_gpus: int = 0
+    user_cpu: float = 0.0
+    group_gpus: Mapping[str, int] = field(default_factory=dict)
+    group_cpu: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -14,6 +25,8 @@ class Request:
     groups: frozenset[str]
     tier: str
     environment: str
+    datasets: tuple[str, ...] = ()
+    usage: Usage = field(default_factory=Usage)
 
 
 @dataclass
@@ -21,9 +34,14 @@ class Decision:
     site: str | None
     reasons: list[str] = field(default_factory=list)
     ranked: list[str] = field(default_factory=list)
+    price: float | None = None  # per hour on the chosen site
+    wait_seconds: float | None = None  # None: starts now (or cannot start); else a node must be added
 
     def to_dict(self) -> dict:
-        return {"site": self.site, "reasons": self.reasons, "ranked": self.ranked}
+        out = {"site": self.site, "reasons": self.reasons}
+        if self.site is not None:
+            out.update(ranked=self.ranked, price=self.price, wait_seconds=self.wait_seconds)
+        return out
 
 
 def access_problem(catalog: Catalog, section: str, name: str, groups: frozenset[str]) -> str | None:

@@ -35,6 +35,11 @@ class SiteState:
     gpus_total: dict[str, int] = field(default_factory=dict)  # by model
     gpus_free: dict[str, int] = field(default_factory=dict)
     gpu_reason: str | None = None  # why there are no GPUs, when there are none
+    prices: dict[str, float] = field(default_factory=dict)  # per tier per hour; else cost_per_hour
+    provision_seconds: float | None = None  # time to add a node when full; None: cannot grow
+
+    def price(self, tier: str) -> float:
+        return self.prices.get(tier, self.cost_per_hour)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +55,10 @@ class Allocation:
 
     cpu: float
     memory: int
-    gpus: list[int] = field(default_factory=list)  # device indices
+    gpus: list[int] = field(default_factory=list)  # device indices (local sites)
+    gpu_count: int = 0  # GPUs (or MIG slices) held, on any kind of site: what quotas count
+    user: str = ""
+    groups: list[str] = field(default_factory=list)  # the user's groups when placed (group quotas)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,7 +75,11 @@ class BaseSite(ABC):
 
     @abstractmethod
     def state(self) -> SiteState:
-        """Live capacity, price and region."""
+        """Live capacity, price and region, as last read (never blocks on the network)."""
+
+    async def refresh(self) -> SiteState:
+        """Live state, re-read when older than the site's ``refresh_seconds`` (may do I/O)."""
+        return self.state()
 
     @abstractmethod
     def environment_problem(self, env: Environment) -> str | None:
@@ -75,7 +87,9 @@ class BaseSite(ABC):
 
     @abstractmethod
     def reserve(self, key: str, tier: Tier) -> Allocation:
-        """Hold capacity for a workload; raise CapacityError with the reason."""
+        """Hold capacity for a workload; raise CapacityError with the reason.
+
+        The caller fills ``user``/``groups`` of the returned Allocation (quota accounting)."""
 
     def restore(self, key: str, allocation: Allocation) -> None:
         """Re-hold what a running workload held (after a hub restart)."""

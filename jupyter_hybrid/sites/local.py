@@ -66,6 +66,7 @@ class LocalSite(BaseSite):
             display_name=self.spec.display_name or "This machine",
             on_prem=self.spec.on_prem,
             cost_per_hour=self.spec.cost_per_hour,
+            prices=dict(self.spec.prices),
             cpu_total=cpu_total,
             cpu_free=max(0.0, cpu_total - sum(a.cpu for a in held)),
             memory_total=memory_total,
@@ -94,7 +95,7 @@ class LocalSite(BaseSite):
                 why = reason or f"{len(free)} free"
                 raise CapacityError(f"needs {tier.gpu}{model} GPU(s); {self.name}: {why}")
             gpus = free[: tier.gpu]
-        allocation = Allocation(cpu=tier.cpu, memory=tier.memory, gpus=gpus)
+        allocation = Allocation(cpu=tier.cpu, memory=tier.memory, gpus=gpus, gpu_count=len(gpus))
         self.allocations[key] = allocation
         return allocation
 
