@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner
 
-    from ..catalog import Environment, Site, Tier
+    from ..catalog import DatasetLocation, Environment, Site, Tier
 
 
 class CapacityError(RuntimeError):
@@ -106,8 +106,13 @@ class BaseSite(ABC):
         env: Environment | None,
         names: dict[str, str],
         allocation: Allocation,
+        datasets: dict[str, DatasetLocation] | None = None,
+        overrides: dict | None = None,
     ) -> Spawner:
-        """A spawner that runs one notebook server on this site (tier/env None: only to poll/stop)."""
+        """A spawner that runs one notebook server on this site (tier/env None: only to poll/stop).
+
+        ``datasets``: requested dataset name -> its location on this site; ``overrides``: KubeSpawner
+        traits from the tier options the user chose (``{value}`` already substituted)."""
 
     async def poll_server(self, child: Spawner) -> int | None:
         return await child.poll()

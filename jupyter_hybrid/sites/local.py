@@ -99,7 +99,7 @@ class LocalSite(BaseSite):
         self.allocations[key] = allocation
         return allocation
 
-    def server_spawner(self, parent, tier, env, names, allocation):
+    def server_spawner(self, parent, tier, env, names, allocation, datasets=None, overrides=None):
         child = parent.make_child_spawner(parent.local_spawner_class)
         if tier is None:  # only to poll or stop a server that is already running
             return child
