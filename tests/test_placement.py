@@ -55,7 +55,7 @@ def test_prefers_on_prem_then_cheapest_cloud():
     decision = place(CATALOG, req("small"), states)
     assert decision.site == "onprem"
     assert decision.ranked == ["onprem", "cloud-us", "cloud-eu"]
-    assert decision.reasons[0].startswith("onprem chosen (on-prem")
+    assert decision.reasons[0].startswith("onprem chosen: on-prem site with the most free cores")
 
 
 def test_gpu_tiers_need_free_gpus_of_the_model():

@@ -1,5 +1,8 @@
 """Placement: request + site states -> a ranked decision with reasons. Pure: no I/O."""
 
-from .decide import Decision, Request, Usage, access_problem, place, tier_fit_problem
+from .decide import place
+from .model import Decision, Request, Usage
+from .rules import access_problem, tier_fit_problem
+from .usage import usage_of
 
-__all__ = ["Decision", "Request", "Usage", "access_problem", "place", "tier_fit_problem"]
+__all__ = ["Decision", "Request", "Usage", "access_problem", "place", "tier_fit_problem", "usage_of"]

@@ -1,0 +1,199 @@
+"""The placement rules, one function each. Each returns a reason a person can read, or None/[]."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+from ..catalog import Catalog, Site, Tier, format_bytes
+from ..sites.base import SiteState  # plain data; placement imports no site behaviour
+from .model import Request
+
+# --- a. access (catalog ACL) ----------------------------------------------------------------------
+
+
+def access_problem(catalog: Catalog, section: str, name: str, groups: frozenset[str]) -> str | None:
+    """Why this user may not use a tier/environment/dataset (catalog ACL), or None."""
+    allowed = getattr(catalog, section)[name].groups
+    if allowed and not groups.intersection(allowed):
+        kind = section.rstrip("s")
+        mine = ", ".join(sorted(groups)) or "no group"
+        return f"{kind} {name!r} is limited to group(s) {', '.join(allowed)}; you are in {mine}"
+    return None
+
+
+def _unknown(section: str, name: str, known) -> str:
+    kind = section.rstrip("s")
+    if not known:
+        return f"unknown {kind} {name!r}: the catalog declares no {section}"
+    return f"unknown {kind} {name!r}; known {section}: {', '.join(known)}"
+
+
+def request_problems(catalog: Catalog, request: Request) -> list[str]:
+    """Rule a: everything the user may not ask for (unknown names included), in the request's order."""
+    problems = []
+    for section, name in (("tiers", request.tier), ("environments", request.environment)):
+        if name not in getattr(catalog, section):
+            problems.append(_unknown(section, name, getattr(catalog, section)))
+    if problems:
+        return problems
+    for section, name in (("tiers", request.tier), ("environments", request.environment)):
+        problem = access_problem(catalog, section, name, request.groups)
+        if problem:
+            problems.append(problem)
+    allowed_envs = catalog.tiers[request.tier].environments
+    if allowed_envs and request.environment not in allowed_envs:
+        problems.append(
+            f"tier {request.tier!r} runs only environment(s) {', '.join(allowed_envs)}, "
+            f"not {request.environment!r}"
+        )
+    for name in dict.fromkeys(request.datasets):
+        if name not in catalog.datasets:
+            problems.append(_unknown("datasets", name, catalog.datasets))
+        else:
+            problem = access_problem(catalog, "datasets", name, request.groups)
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+# --- b. quotas ------------------------------------------------------------------------------------
+
+
+def quota_problems(catalog: Catalog, tier: Tier, request: Request) -> list[str]:
+    """Rule b: the per-user and per-group limits this tier would exceed, on top of what is held.
+
+    A tier that needs no GPU never trips a GPU quota (it adds nothing to it), even if the quota was
+    lowered below what is held."""
+    quotas, usage, problems = catalog.quotas, request.usage, []
+    mine = quotas.per_user
+    if mine.gpus is not None and tier.gpu and usage.user_gpus + tier.gpu > mine.gpus:
+        problems.append(f"quota: you use {usage.user_gpus} of {mine.gpus} GPUs; this tier needs {tier.gpu}")
+    if mine.cpu is not None and tier.cpu and usage.user_cpu + tier.cpu > mine.cpu:
+        problems.append(
+            f"quota: you use {usage.user_cpu:g} of {mine.cpu:g} cores; this tier needs {tier.cpu:g}"
+        )
+    for group in sorted(request.groups):
+        limits = quotas.per_group.get(group)
+        if limits is None:
+            continue
+        used = usage.group_gpus.get(group, 0)
+        if limits.gpus is not None and tier.gpu and used + tier.gpu > limits.gpus:
+            problems.append(
+                f"quota: group {group} uses {used} of {limits.gpus} GPUs; this tier needs {tier.gpu}"
+            )
+        used_cpu = usage.group_cpu.get(group, 0.0)
+        if limits.cpu is not None and tier.cpu and used_cpu + tier.cpu > limits.cpu:
+            problems.append(
+                f"quota: group {group} uses {used_cpu:g} of {limits.cpu:g} cores; "
+                f"this tier needs {tier.cpu:g}"
+            )
+    return problems
+
+
+# --- c. residency ---------------------------------------------------------------------------------
+
+
+def residency_problem(
+    catalog: Catalog, datasets: tuple[str, ...], site: str, regions: tuple[str, ...]
+) -> str | None:
+    """Rule c: why these (known) datasets may not be processed on ``site``, or None.
+
+    Every region the site is said to be in (the catalog's, and the live state's if it differs) must
+    match one of a dataset's ``regions`` patterns (fnmatch, case-sensitive; empty: anywhere), and the
+    dataset must have a location on the site."""
+    for name in datasets:
+        dataset = catalog.datasets[name]
+        if dataset.regions:
+            for region in regions:
+                if not any(fnmatchcase(region, pattern) for pattern in dataset.regions):
+                    where = " or ".join(dataset.regions)
+                    return f"dataset {name!r} may only be processed in {where}; {site} is in {region}"
+        if site not in dataset.locations:
+            return f"dataset {name!r} has no location on {site}"
+    return None
+
+
+# --- d. fit ---------------------------------------------------------------------------------------
+
+_MIG = re.compile(r"(?:^|[\s_-])mig[\s-]+(\S+)$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def mig_profile(model: str) -> str | None:
+    """The MIG profile a GPU-model key names, lower case, or None for a whole GPU.
+
+    Key format (what sites report in ``gpus_total``/``gpus_free``): NVML's name of a MIG device,
+    ``"<GPU name> MIG <profile>"``, e.g. ``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``; the GPU feature
+    discovery label form ``"A100-SXM4-40GB-MIG-1g.5gb"`` is read the same way."""
+    match = _MIG.search(model)
+    return match.group(1).lower() if match else None
+
+
+def _wanted_profile(tier: Tier) -> str | None:
+    return tier.mig.lower().removeprefix("mig-") if tier.mig else None
+
+
+def gpu_matches(tier: Tier, model: str) -> bool:
+    """Whether one unit of ``model`` serves ``tier``: the model names the tier's ``gpu_model``
+    (substring, any case) and is a MIG slice of the tier's profile for MIG tiers, a whole GPU else."""
+    if tier.gpu_model and tier.gpu_model.lower() not in model.lower():
+        return False
+    return mig_profile(model) == _wanted_profile(tier)
+
+
+def matching(tier: Tier, counts: dict[str, int]) -> int:
+    """How many units in ``counts`` (by model) serve ``tier``."""
+    return sum(n for m, n in counts.items() if gpu_matches(tier, m))
+
+
+def gpu_label(tier: Tier) -> str:
+    """'A100', 'A100 MIG 1g.10gb', 'GPU' (for reasons)."""
+    label = tier.gpu_model or "GPU"
+    return f"{label} MIG {tier.mig}" if tier.mig else label
+
+
+def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
+    """Rule d: why ``tier`` cannot start on this site now, or None.
+
+    Cores and memory: a local site shares them (limits, not reservations), so only its totals
+    bound a tier; any other kind schedules by requests, so what is free must hold the tier."""
+    if not state.reachable:
+        return f"{state.name} is unreachable: {state.error}"
+    if tier.gpu:
+        free = matching(tier, state.gpus_free)
+        if free < tier.gpu:
+            unit = (
+                f"{gpu_label(tier)} slice(s)"
+                if tier.mig
+                else f"{tier.gpu_model + ' ' if tier.gpu_model else ''}GPU(s)"
+            )
+            wanted = f"{tier.gpu} {unit}"
+            if not state.gpus_total:
+                return f"needs {wanted}; no GPU on this site ({state.gpu_reason or 'none found'})"
+            return f"needs {wanted}; {free} free on {state.name}"
+    if tier.cpu > state.cpu_total:
+        return f"needs {tier.cpu:g} cores; {state.name} has {state.cpu_total:g}"
+    if tier.memory > state.memory_total:
+        return (
+            f"needs {format_bytes(tier.memory)} memory; {state.name} has {format_bytes(state.memory_total)}"
+        )
+    if state.kind != "local":
+        if tier.cpu > state.cpu_free:
+            return f"needs {tier.cpu:g} cores; {state.cpu_free:g} free on {state.name}"
+        if tier.memory > state.memory_free:
+            free = format_bytes(state.memory_free)
+            return f"needs {format_bytes(tier.memory)} memory; {free} free on {state.name}"
+    return None
+
+
+def can_grow(tier: Tier, state: SiteState, spec: Site | None) -> bool:
+    """Whether an autoscaler could add a node that runs ``tier``: the site is reachable, declares
+    ``provision_seconds``, and has (or declares in ``gpu_models``) the GPU model the tier needs."""
+    if state.provision_seconds is None or not state.reachable:
+        return False
+    if not tier.gpu:
+        return True
+    declared = list(spec.gpu_models) if spec is not None else []
+    return any(gpu_matches(tier, m) for m in (*state.gpus_total, *declared))
