@@ -55,8 +55,23 @@ class HybridServerApp(ExtensionApp):
                 "jupyter_hybrid.tasks": Tasks(),
             }
         )
+        self._start_gpu_sampler()
+
+    def _start_gpu_sampler(self):
+        from ..gpu.notices import Notices
+        from ..gpu.sampler import GpuSampler
+
+        sampler = GpuSampler(parent=self)  # GpuSampler.* config applies
+        sampler.start()  # a daemon thread; without a GPU it only records the reason
+        self.settings.update({"jupyter_hybrid.gpu_sampler": sampler, "jupyter_hybrid.gpu_notices": Notices()})
+
+    async def stop_extension(self):
+        sampler = self.settings.get("jupyter_hybrid.gpu_sampler")
+        if sampler is not None:
+            sampler.stop()
 
     def initialize_handlers(self):
+        from .gpu import HANDLERS as GPU_HANDLERS
         from .snapshots import HANDLERS
 
-        self.handlers.extend([(r"/jupyter-hybrid/info", InfoHandler), *HANDLERS])
+        self.handlers.extend([(r"/jupyter-hybrid/info", InfoHandler), *HANDLERS, *GPU_HANDLERS])

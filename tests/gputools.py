@@ -1,0 +1,128 @@
+"""An NVML-shaped backend for tests (no GPU on CI): the pynvml names the sampler calls, over plain data.
+
+Errors, constants and the sample struct are nvidia-ml-py's own (``pynvml.NVMLError``,
+``c_nvmlSample_t``), so the sampler's error handling and union decoding run as in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import pynvml
+
+
+@dataclass
+class FakeGPU:
+    name: str = "NVIDIA H100 80GB HBM3"
+    uuid: str = "GPU-00000000-0000-0000-0000-000000000000"
+    memory_total: int = 80 * 2**30
+    memory_used: int = 2**30
+    temperature: int = 40
+    power_limit_mw: int = 700_000
+    power_mw: int = 100_000  # nvmlDeviceGetPowerUsage
+    utilization: int = 0  # nvmlDeviceGetUtilizationRates
+    util_samples: list = field(default_factory=list)  # [(timestamp µs, percent)]
+    power_samples: list = field(default_factory=list)  # [(timestamp µs, mW)]
+    unsupported: set = field(default_factory=set)  # pynvml function names raising NotSupported
+    compute: list = field(default_factory=list)  # [(pid, bytes)]
+    graphics: list = field(default_factory=list)
+    mig: list = field(default_factory=list)  # FakeGPU per MIG slot, None for an empty slot
+    calls: list = field(default_factory=list)  # (function, args) in call order
+
+
+class FakeNVML:
+    """Module-like: ``FakeNVML(gpus).nvmlDeviceGetCount()`` etc. ``init_error`` makes nvmlInit fail."""
+
+    def __init__(self, gpus: list[FakeGPU], init_error: int | None = None):
+        self.gpus = gpus
+        self.init_error = init_error
+        self.initialised = False
+
+    def __getattr__(self, name):  # NVMLError, NVML_* constants: the real module's
+        if name.startswith(("NVML", "c_nvml")):
+            return getattr(pynvml, name)
+        raise AttributeError(name)
+
+    def _call(self, gpu: FakeGPU, fn: str, *args):
+        gpu.calls.append((fn, args))
+        if fn in gpu.unsupported:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+
+    def nvmlInit(self):
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.initialised = True
+
+    def nvmlShutdown(self):
+        self.initialised = False
+
+    def nvmlDeviceGetCount(self):
+        return len(self.gpus)
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return self.gpus[index]
+
+    def nvmlDeviceGetUUID(self, h):
+        return h.uuid
+
+    def nvmlDeviceGetName(self, h):
+        self._call(h, "nvmlDeviceGetName")
+        return h.name.encode()
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        self._call(h, "nvmlDeviceGetMemoryInfo")
+        return SimpleNamespace(total=h.memory_total, used=h.memory_used, free=h.memory_total - h.memory_used)
+
+    def nvmlDeviceGetTemperature(self, h, sensor):
+        self._call(h, "nvmlDeviceGetTemperature", sensor)
+        return h.temperature
+
+    def nvmlDeviceGetPowerUsage(self, h):
+        self._call(h, "nvmlDeviceGetPowerUsage")
+        return h.power_mw
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h):
+        self._call(h, "nvmlDeviceGetEnforcedPowerLimit")
+        return h.power_limit_mw
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        self._call(h, "nvmlDeviceGetUtilizationRates")
+        return SimpleNamespace(gpu=h.utilization, memory=0)
+
+    def nvmlDeviceGetSamples(self, h, kind, last_seen):
+        self._call(h, "nvmlDeviceGetSamples", kind, last_seen)
+        buf = h.util_samples if kind == pynvml.NVML_GPU_UTILIZATION_SAMPLES else h.power_samples
+        newer = [(t, v) for t, v in buf if t > last_seen]
+        if not newer:  # what the driver answers when nothing is newer than the timestamp
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        out = []
+        for t, v in newer:
+            s = pynvml.c_nvmlSample_t()
+            s.timeStamp = t
+            s.sampleValue.uiVal = v
+            out.append(s)
+        return pynvml.NVML_VALUE_TYPE_UNSIGNED_INT, out
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        self._call(h, "nvmlDeviceGetComputeRunningProcesses")
+        return [SimpleNamespace(pid=pid, usedGpuMemory=used) for pid, used in h.compute]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h):
+        self._call(h, "nvmlDeviceGetGraphicsRunningProcesses")
+        return [SimpleNamespace(pid=pid, usedGpuMemory=used) for pid, used in h.graphics]
+
+    def nvmlDeviceGetMigMode(self, h):
+        self._call(h, "nvmlDeviceGetMigMode")
+        mode = pynvml.NVML_DEVICE_MIG_ENABLE if h.mig else pynvml.NVML_DEVICE_MIG_DISABLE
+        return [mode, mode]
+
+    def nvmlDeviceGetMaxMigDeviceCount(self, h):
+        self._call(h, "nvmlDeviceGetMaxMigDeviceCount")
+        return len(h.mig)
+
+    def nvmlDeviceGetMigDeviceHandleByIndex(self, h, index):
+        self._call(h, "nvmlDeviceGetMigDeviceHandleByIndex", index)
+        if h.mig[index] is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
+        return h.mig[index]
