@@ -37,7 +37,7 @@ def render(selected=None, notice=None):
         {"local": STATE},
         frozenset(),
         selected or {},
-        {"default": None, "other": "/nowhere/bin/jupyterhub-singleuser not found"},
+        {"default": {"local": None}, "other": {"local": "/nowhere/bin/jupyterhub-singleuser not found"}},
         notice,
     )
 

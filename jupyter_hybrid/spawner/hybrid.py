@@ -1,5 +1,6 @@
-"""HybridSpawner: the user picks a hardware tier and an environment; placement picks the site;
-the site's own spawner (LocalProcessSpawner here, KubeSpawner on clusters) runs the server.
+"""HybridSpawner: the user picks a hardware tier, an environment, datasets and tier options;
+placement picks the site (access, quotas, residency, capacity, price); the site's own spawner
+(LocalProcessSpawner here, KubeSpawner on clusters) runs the server.
 
 A fresh child spawner is built for every start, from the chosen tier alone, so a failed spawn
 leaves nothing behind for the next one.
@@ -7,24 +8,31 @@ leaves nothing behind for the next one.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, Spawner
 from tornado import web
-from traitlets import Type, Unicode, default
+from traitlets import Float, Type, Unicode, default
 
 from ..catalog import Catalog, CatalogFile
-from ..placement import Request, place
+from ..placement import Decision, Request, Usage, usage_of
 from ..sites import CapacityError, SiteRegistry, SiteState
-from ..sites.base import Allocation
-from .form import render_form
-from .options import Choice, OptionsError, options_from_form, validate_options
+from ..sites.base import Allocation, BaseSite
+from .fit import SiteProblems, place_with_environment
+from .form import render_form, wait_text
+from .options import Choice, OptionsError, option_overrides, options_from_form, validate_options
 
 DEFAULT_CATALOG = str(Path(__file__).parent.parent / "catalog" / "default.yaml")
 
 # one registry per hub process: site objects hold the allocations of every user's servers
 REGISTRY = SiteRegistry()
 _CATALOGS: dict[str, CatalogFile] = {}
+_LOGGED: dict[str, str] = {}  # site -> the error last logged for it (each error text logged once)
+#: how often start() decides again when other servers took capacity or quota meanwhile
+PLACEMENT_RETRIES = 3
 
 
 def _catalog_file(path: str) -> CatalogFile:
@@ -33,12 +41,57 @@ def _catalog_file(path: str) -> CatalogFile:
     return _CATALOGS[path]
 
 
+def _log_site(log: logging.Logger, state: SiteState) -> None:
+    """Log a site's error once per distinct text, and once when it recovers."""
+    if not state.reachable:
+        if _LOGGED.get(state.name) != state.error:
+            log.warning("Site %s is unavailable: %s", state.name, state.error)
+            _LOGGED[state.name] = state.error or ""
+    elif _LOGGED.pop(state.name, None) is not None:
+        log.info("Site %s is reachable again", state.name)
+
+
+async def read_state(site: BaseSite, timeout: float) -> SiteState:
+    """``await site.refresh()``, or an unreachable state carrying the error: never raises."""
+    try:
+        return await asyncio.wait_for(site.refresh(), timeout)
+    except Exception as e:
+        if isinstance(e, asyncio.TimeoutError):
+            error = f"no answer within {timeout:g} s"
+        else:
+            error = str(e) or type(e).__name__
+        return SiteState(
+            name=site.name,
+            kind=site.kind,
+            region=site.spec.region,
+            display_name=site.spec.display_name,
+            on_prem=site.spec.on_prem,
+            cost_per_hour=site.spec.cost_per_hour,
+            prices=dict(site.spec.prices),
+            reachable=False,
+            error=error,
+        )
+
+
+@dataclass
+class Resolution:
+    """Validated options and where placement put them (made in apply_user_options, used by start)."""
+
+    choice: Choice
+    decision: Decision
+    usage: Usage  # the quota usage the decision was made with
+
+    @property
+    def site(self) -> str:
+        return self.decision.site
+
+
 class HybridSpawner(Spawner):
-    """Spawn on the site that placement chooses for the user's tier and environment."""
+    """Spawn on the site that placement chooses for the user's tier, environment and datasets."""
 
     catalog_file = Unicode(
         DEFAULT_CATALOG,
-        help="""Path of the catalog YAML (sites, hardware tiers, environments).
+        help="""Path of the catalog YAML (sites, hardware tiers, environments, datasets, quotas).
 
         Validated on first use; edits are picked up on the next form or spawn. An edit that breaks
         the file keeps the last valid catalog and logs the error. Default: the packaged catalog
@@ -57,6 +110,15 @@ class HybridSpawner(Spawner):
         """,
     ).tag(config=True)
 
+    site_state_timeout = Float(
+        10.0,
+        help="""Seconds to wait for one site's live state (all sites are read at once) before
+        showing it as unavailable and placing without it. Default: 10 seconds.
+
+        How long a read is reused is each site's `refresh_seconds` in the catalog.
+        """,
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         # kept to build child spawners that share this server's user, ORM record and hub
         self._init_kwargs = dict(kwargs)
@@ -65,10 +127,11 @@ class HybridSpawner(Spawner):
         self.site_name: str | None = None
         self.allocation: Allocation | None = None
         self.placement_reasons: list[str] = []
-        self._resolved: tuple[dict, tuple] | None = None  # (options, resolve()'s result)
+        self.placement_wait: float | None = None
+        self._resolved: tuple[dict, Resolution] | None = None  # (options, resolve()'s result)
         super().__init__(**kwargs)
 
-    # --- catalog, sites and the user's groups --------------------------------------------------
+    # --- catalog, sites, the user's groups and quota usage -------------------------------------
 
     @property
     def catalog(self) -> Catalog:
@@ -86,17 +149,29 @@ class HybridSpawner(Spawner):
     def _key(self) -> str:
         return f"{self.user.name}/{self.name}"
 
-    def site_states(self) -> dict[str, SiteState]:
-        states = {}
-        for name, site in REGISTRY.sync(self.catalog).items():
-            try:
-                states[name] = site.state()
-            except Exception as e:  # a broken site is shown unavailable; the hub carries on
-                self.log.warning("Site %s did not report its state: %s", name, e)
-                states[name] = SiteState(
-                    name=name, kind=site.kind, region=site.spec.region, reachable=False, error=str(e)
-                )
-        return states
+    async def site_states(self) -> dict[str, SiteState]:
+        """Every catalog site's live state, read concurrently; a failing site is unreachable."""
+        sites = REGISTRY.sync(self.catalog)
+        states = await asyncio.gather(*(read_state(s, self.site_state_timeout) for s in sites.values()))
+        for state in states:
+            _log_site(self.log, state)
+        return dict(zip(sites, states, strict=True))
+
+    def usage(self) -> Usage:
+        """GPUs and cores held now by this user and their groups on every site (this server excluded)."""
+        held = [
+            a for site in REGISTRY.sites.values() for key, a in site.allocations.items() if key != self._key
+        ]
+        return usage_of(held, self.user.name)
+
+    @staticmethod
+    def environment_problems(catalog: Catalog) -> SiteProblems:
+        """environment -> site -> why it cannot run there (None: it can)."""
+        sites = REGISTRY.sync(catalog)
+        return {
+            name: {s: site.environment_problem(env) for s, site in sites.items()}
+            for name, env in catalog.environments.items()
+        }
 
     def make_child_spawner(self, cls: type[Spawner]) -> Spawner:
         """A spawner of ``cls`` for this same server (used by sites)."""
@@ -113,7 +188,7 @@ class HybridSpawner(Spawner):
         return HybridSpawner._render_options_form
 
     @staticmethod
-    def _render_options_form(spawner: HybridSpawner) -> str:
+    async def _render_options_form(spawner: HybridSpawner) -> str:
         catalog = spawner.catalog
         saved = dict(spawner.orm_spawner.user_options or {}) if spawner.orm_spawner else {}
         notice = None
@@ -121,74 +196,102 @@ class HybridSpawner(Spawner):
             validate_options(catalog, saved, spawner._groups())
         except OptionsError as e:
             notice = f"Your last choice can no longer be used: {e}"
-        sites = REGISTRY.sync(catalog)
-        env_problems = {}
-        for name, env in catalog.environments.items():
-            problems = [sites[s].environment_problem(env) for s in catalog.sites]
-            env_problems[name] = None if None in problems else problems[0]
-        return render_form(catalog, spawner.site_states(), spawner._groups(), saved, env_problems, notice)
+        states = await spawner.site_states()
+        env_problems = spawner.environment_problems(catalog)
+        return render_form(
+            catalog,
+            states,
+            spawner._groups(),
+            saved,
+            env_problems,
+            notice,
+            spawner.usage(),
+            spawner.user.name,
+        )
 
     @default("options_from_form")
     def _default_options_from_form(self):
         return HybridSpawner._options_from_form
 
     @staticmethod
-    def _options_from_form(form_data, spawner: HybridSpawner):
+    async def _options_from_form(form_data, spawner: HybridSpawner):
         try:
-            options = options_from_form(form_data)
+            options = options_from_form(form_data, spawner.catalog)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
-        spawner.resolve(options)  # refuse a bad choice now, with the form shown again
+        await spawner.resolve(options)  # refuse a bad choice now, with the form shown again
         return options
+
+    def options_from_query(self, query_data):
+        """``/hub/spawn?tier=...``: the same parsing and checks as the form."""
+        return self.run_options_from_form(query_data)
 
     @default("apply_user_options")
     def _default_apply_user_options(self):
         return HybridSpawner._apply_user_options
 
     @staticmethod
-    def _apply_user_options(spawner: HybridSpawner, user_options: dict) -> None:
-        # JupyterHub calls this right before start(): start() reuses the decision
-        spawner._resolved = (dict(user_options or {}), spawner.resolve(user_options))
+    async def _apply_user_options(spawner: HybridSpawner, user_options: dict) -> None:
+        # JupyterHub calls this right before start() (form, REST and saved options): start() reuses it
+        spawner._resolved = (dict(user_options or {}), await spawner.resolve(user_options))
 
-    def resolve(self, user_options) -> tuple[Choice, str, list[str]]:
-        """Validate options and place them: (choice, site, reasons), or HTTP 400 saying why."""
+    async def resolve(self, user_options) -> Resolution:
+        """Validate options and place them, or HTTP 400 saying what to change."""
         catalog = self.catalog
+        groups = self._groups()
         try:
-            choice = validate_options(catalog, user_options, self._groups())
+            choice = validate_options(catalog, user_options, groups)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
-        request = Request(self.user.name, self._groups(), choice.tier, choice.environment)
-        decision = place(catalog, request, self.site_states())
+        states = await self.site_states()
+        usage = self.usage()
+        request = Request(self.user.name, groups, choice.tier, choice.environment, choice.datasets, usage)
+        decision = place_with_environment(catalog, request, states, self.environment_problems(catalog))
         if decision.site is None:
             tier = catalog.title("tiers", choice.tier)
             raise web.HTTPError(400, f"{tier} cannot start now: {'; '.join(decision.reasons)}")
-        env = catalog.environments[choice.environment]
-        problem = REGISTRY.get(decision.site).environment_problem(env)
-        if problem:
-            raise web.HTTPError(
-                400, f"environment {choice.environment!r} cannot run on {decision.site}: {problem}"
-            )
-        self.placement_reasons = decision.reasons
-        return choice, decision.site, decision.reasons
+        return Resolution(choice, decision, usage)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self):
+        options = dict(self.user_options or {})
         resolved, self._resolved = self._resolved, None
-        if resolved is None or resolved[0] != dict(self.user_options or {}):
-            resolved = (None, self.resolve(self.user_options))  # apply_user_options was replaced
-        choice, site_name, reasons = resolved[1]  # capacity is checked again by reserve() below
-        catalog = self.catalog
+        resolution = resolved[1] if resolved and resolved[0] == options else await self.resolve(options)
+        tries = 0
+        while self.usage() != resolution.usage:  # others started servers meanwhile: decide again
+            tries += 1
+            if tries > PLACEMENT_RETRIES:
+                raise web.HTTPError(503, "Many servers are starting at once; try again in a moment")
+            resolution = await self.resolve(options)
+        # no await from the usage check above to reserve() below: quotas hold under concurrent spawns
+        choice, site_name, catalog = resolution.choice, resolution.site, self.catalog
+        tier = catalog.tiers[choice.tier]
         site = REGISTRY.get(site_name)
         try:
-            allocation = site.reserve(self._key, catalog.tiers[choice.tier])
+            allocation = site.reserve(self._key, tier)
         except CapacityError as e:
             raise web.HTTPError(400, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}") from None
+        allocation.user, allocation.groups = self.user.name, sorted(self._groups())
+        self.placement_reasons = resolution.decision.reasons
+        self.placement_wait = resolution.decision.wait_seconds
         names = {"tier": choice.tier, "site": site_name, "environment": choice.environment}
-        self.log.info("Placing %s: %s", self._log_name, "; ".join(reasons))
+        self.log.info("Placing %s: %s", self._log_name, "; ".join(self.placement_reasons))
         try:
+            datasets = {}
+            for name in choice.datasets:
+                location = catalog.datasets[name].locations.get(site_name)
+                if location is None:  # placement checks this; the catalog may have changed since
+                    raise web.HTTPError(400, f"dataset {name!r} has no location on {site_name}; try again")
+                datasets[name] = location
             child = site.server_spawner(
-                self, catalog.tiers[choice.tier], catalog.environments[choice.environment], names, allocation
+                self,
+                tier,
+                catalog.environments[choice.environment],
+                names,
+                allocation,
+                datasets=datasets,
+                overrides=option_overrides(tier, choice.options),
             )
             self.child, self.choice, self.site_name, self.allocation = child, choice, site_name, allocation
             return await child.start()
@@ -199,7 +302,10 @@ class HybridSpawner(Spawner):
 
     async def progress(self):
         if self.placement_reasons:
-            yield {"progress": 10, "message": "Placement: " + "; ".join(self.placement_reasons)}
+            message = "Placement: " + "; ".join(self.placement_reasons)
+            if self.placement_wait is not None:
+                message += f" ({wait_text(self.placement_wait)})"
+            yield {"progress": 10, "message": message}
         if self.child is not None:
             async for event in self.child.progress():
                 yield event
@@ -228,8 +334,7 @@ class HybridSpawner(Spawner):
         state = super().get_state()
         if self.child is not None:
             state["hybrid"] = {
-                "tier": self.choice.tier,
-                "environment": self.choice.environment,
+                **self.choice.to_dict(),  # tier, environment, datasets, options
                 "site": self.site_name,
                 "site_kind": REGISTRY.get(self.site_name).kind,
                 "allocation": self.allocation.to_dict(),
@@ -244,9 +349,11 @@ class HybridSpawner(Spawner):
             return
         REGISTRY.sync(self.catalog)
         site = REGISTRY.attach(saved["site"], saved["site_kind"])
-        self.choice = Choice(saved["tier"], saved["environment"])
+        self.choice = Choice.from_dict(saved)
         self.site_name = saved["site"]
         self.allocation = Allocation(**saved["allocation"])
+        # quota usage comes back with the allocation (older states lack user and groups)
+        self.allocation.user = self.allocation.user or self.user.name
         site.restore(self._key, self.allocation)
         self.child = site.server_spawner(self, None, None, {}, self.allocation)
         self.child.load_state(saved["child"])
