@@ -16,6 +16,7 @@ import psutil
 from ..catalog import Environment, Tier
 from ..gpu.devices import detect_gpus
 from .base import Allocation, BaseSite, CapacityError, SiteState
+from .datasets import local_dataset_env
 
 
 def _cores() -> float:
@@ -103,6 +104,7 @@ class LocalSite(BaseSite):
         child = parent.make_child_spawner(parent.local_spawner_class)
         if tier is None:  # only to poll or stop a server that is already running
             return child
+        datasets_env = local_dataset_env(self.name, datasets or {})
         child.cmd = [str(environment_prefix(env) / "bin" / "jupyterhub-singleuser")]
         child.cpu_limit = tier.cpu
         child.mem_limit = tier.memory
@@ -113,6 +115,7 @@ class LocalSite(BaseSite):
             "JUPYTER_HYBRID_PLACEMENT": "; ".join(getattr(parent, "placement_reasons", [])),
             # CPU tiers see no GPU; GPU tiers see only the devices reserved for them
             "CUDA_VISIBLE_DEVICES": ",".join(map(str, allocation.gpus)),
+            **datasets_env,
         }
         return child
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from ..catalog import Catalog
 from .base import BaseSite
+from .kubernetes import KubernetesSite
 from .local import LocalSite
 
-KINDS: dict[str, type[BaseSite]] = {"local": LocalSite}
+KINDS: dict[str, type[BaseSite]] = {"local": LocalSite, "kubernetes": KubernetesSite}
 
 
 class SiteRegistry:
