@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from jupyter_hybrid.catalog import parse_catalog
-from jupyter_hybrid.spawner.options import Choice, OptionsError, options_from_form, validate_options
+from jupyter_hybrid.spawner.options import (
+    Choice,
+    OptionsError,
+    option_overrides,
+    options_from_form,
+    validate_options,
+)
 
 CATALOG = parse_catalog(
     {
@@ -73,3 +79,171 @@ def test_nothing_allowed():
     )
     with pytest.raises(OptionsError, match="no tier is available to you"):
         validate_options(catalog, {}, NOBODY)
+
+
+# --- datasets and tier options (issue #5) ------------------------------------------------------
+
+IMAGE_OPTION = {
+    "display_name": "Image",
+    "choices": {
+        "v1": {"display_name": "v1", "kubespawner_override": {"image": "quay.io/ok:1"}},
+        "v2": {"default": True, "kubespawner_override": {"image": "quay.io/ok:2", "env": {"V": "2"}}},
+    },
+    "unlisted_choice": {
+        "enabled": True,
+        "validation_regex": r"quay\.io/ok:[0-9]+",
+        "kubespawner_override": {"image": "{value}", "env": {"IMAGE": "was {value}"}, "cpu_guarantee": 1},
+    },
+}
+HYBRID = parse_catalog(
+    {
+        "sites": {"onprem": {"region": "eu-central-1"}, "cloud": {"region": "us-east-1", "on_prem": False}},
+        "tiers": {
+            "cpu": {"cpu": 1, "memory": "1G", "default": True},
+            "gpu": {
+                "cpu": 2,
+                "memory": "8G",
+                "gpu": 1,
+                "environments": ["torch"],
+                "options": {
+                    "image": IMAGE_OPTION,
+                    "tag": {
+                        "unlisted_choice": {
+                            "enabled": True,
+                            "validation_regex": "ok-prefix",
+                            "validation_message": "must be exactly ok-prefix",
+                            "kubespawner_override": {"image_pull_policy": "{value}"},
+                        }
+                    },
+                },
+            },
+        },
+        "environments": {"base": {"default": True}, "torch": {}, "secret": {"groups": ["team-x"]}},
+        "datasets": {
+            "claims": {"regions": ["eu-*"], "locations": {"onprem": {"path": "/data/claims"}}},
+            "hr": {"groups": ["hr"], "locations": {"onprem": {"path": "/data/hr"}}},
+        },
+    }
+)
+GPU = {"tier": "gpu", "options": {"tag": "ok-prefix"}}
+
+
+def test_datasets_and_options_accepted():
+    choice = validate_options(HYBRID, {**GPU, "datasets": ["claims", "claims"]}, NOBODY)
+    assert choice == Choice("gpu", "torch", ("claims",), {"image": "v2", "tag": "ok-prefix"})
+    choice = validate_options(
+        HYBRID, {"tier": "gpu", "options": {"image": "quay.io/ok:17", "tag": "ok-prefix"}}, NOBODY
+    )
+    assert choice.options["image"] == "quay.io/ok:17"
+    assert Choice.from_dict(choice.to_dict()) == choice  # kept in the spawner's state
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tier": "cpu", "site": "cloud"}, "unknown option(s) site; allowed: tier, environment"),
+        ({"tier": "cpu", "image": "evil"}, "unknown option(s) image"),
+        (
+            {"tier": "gpu", "environment": "base"},
+            "environment 'base' is not offered with this tier; choose one of: torch",
+        ),
+        ({"tier": "cpu", "environment": "secret"}, "limited to group(s) team-x"),
+        ({"datasets": ["nope"]}, "dataset 'nope' is not in the catalog; choose from: claims"),
+        ({"datasets": ["hr"]}, "dataset 'hr' is limited to group(s) hr; you are in no group"),
+        ({"datasets": "claims"}, "datasets must be a list of dataset names"),
+        ({"datasets": [1]}, "datasets must be a list of dataset names"),
+        ({"tier": "cpu", "options": {"image": "v1"}}, "tier 'cpu' has no option(s) image; its options: none"),
+        ({**GPU, "options": {"tag": "ok-prefix", "gpu": "2"}}, "tier 'gpu' has no option(s) gpu"),
+        ({**GPU, "options": ["v1"]}, "options must be a JSON object"),
+        ({**GPU, "options": {"tag": "ok-prefix", "image": 3}}, "option 'image' must be a string, got int"),
+        ({"tier": "gpu"}, "option 'tag' of tier 'gpu' needs a value"),
+        # the regex must match the WHOLE value (re.match would accept these)
+        ({**GPU, "options": {"tag": "ok-prefix-then-anything"}}, "option 'tag': must be exactly ok-prefix"),
+        ({**GPU, "options": {"tag": "ok-prefix\n"}}, "may not contain control characters"),
+        (
+            {**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:1\nevil"}},
+            "may not contain control characters (such as a newline)",
+        ),
+        (
+            {**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:1-evil"}},
+            r"option 'image': 'quay.io/ok:1-evil' must match quay\.io/ok:[0-9]+",
+        ),
+        (
+            {**GPU, "options": {"tag": "ok-prefix", "image": "evil.io/quay.io/ok:1"}},
+            r"must match quay\.io/ok:[0-9]+",
+        ),
+        ({**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:{0}"}}, "{ or }"),
+        ({**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:" + "1" * 600}}, "longer than 512"),
+    ],
+)
+def test_crafted_values_are_refused(options, message):
+    with pytest.raises(OptionsError) as e:
+        validate_options(HYBRID, options, NOBODY)
+    assert message in str(e.value)
+
+
+def test_unlisted_values_need_an_enabled_unlisted_choice():
+    catalog = parse_catalog(
+        {
+            "sites": {"local": {}},
+            "tiers": {"t": {"cpu": 1, "memory": "1G", "options": {"size": {"choices": {"s": {}, "m": {}}}}}},
+        }
+    )
+    with pytest.raises(
+        OptionsError, match="option 'size': 'xl' is not one of its choices; choose one of: s, m"
+    ):
+        validate_options(catalog, {"options": {"size": "xl"}}, NOBODY)
+    assert validate_options(catalog, {}, NOBODY).options == {"size": "s"}
+
+
+def test_overrides_from_choices_and_templated_unlisted_value():
+    tier = HYBRID.tiers["gpu"]
+    assert option_overrides(tier, {"image": "v2", "tag": "ok-prefix"}) == {
+        "image": "quay.io/ok:2",
+        "env": {"V": "2"},
+        "image_pull_policy": "ok-prefix",
+    }
+    # {value} only in string values, by plain replacement (no str.format on the user's value)
+    assert option_overrides(tier, {"image": "quay.io/ok:9"}) == {
+        "image": "quay.io/ok:9",
+        "env": {"IMAGE": "was quay.io/ok:9"},
+        "cpu_guarantee": 1,
+    }
+    # the catalog's own overrides are not changed by building one
+    assert HYBRID.tiers["gpu"].options["image"].choices["v2"].kubespawner_override["env"] == {"V": "2"}
+
+
+def test_form_fields_for_datasets_and_options():
+    form = {
+        "tier": ["gpu"],
+        "environment": ["torch"],
+        "datasets": ["claims", "hr"],
+        "option-image": ["__other__"],
+        "option-image-unlisted": [" quay.io/ok:3 "],
+        "option-tag-unlisted": ["ok-prefix"],
+        "_xsrf": ["x"],
+    }
+    assert options_from_form(form, HYBRID) == {
+        "tier": "gpu",
+        "environment": "torch",
+        "datasets": ["claims", "hr"],  # checked later, against the user's groups
+        "options": {"image": "quay.io/ok:3", "tag": "ok-prefix"},
+    }
+    # a listed choice wins over text left in the Other box
+    form["option-image"] = ["v1"]
+    assert options_from_form(form, HYBRID)["options"]["image"] == "v1"
+
+
+def test_form_fields_of_other_tiers_and_unknown_fields():
+    # a browser without JavaScript posts the previous tier's option fields: ignored
+    assert options_from_form({"tier": ["cpu"], "option-image": ["v1"]}, HYBRID) == {"tier": "cpu"}
+    with pytest.raises(OptionsError, match="unknown field 'option-gpus'; no tier has an option 'gpus'"):
+        options_from_form({"tier": ["gpu"], "option-gpus": ["8"]}, HYBRID)
+    with pytest.raises(OptionsError, match="you chose Other... but typed no value"):
+        options_from_form(
+            {"tier": ["gpu"], "option-image": ["__other__"], "option-image-unlisted": [""]}, HYBRID
+        )
+    with pytest.raises(OptionsError, match="unknown field 'site'"):
+        options_from_form({"tier": ["gpu"], "site": ["cloud"]}, HYBRID)
+    with pytest.raises(OptionsError, match="exactly one value"):
+        options_from_form({"tier": ["gpu"], "option-image": ["v1", "v2"]}, HYBRID)

@@ -115,6 +115,7 @@ def _datasets(catalog: Catalog, selected: object, groups: frozenset[str]) -> tup
 
 
 def _tier_row(
+    catalog: Catalog,
     name: str,
     tier: Tier,
     decision: Decision,
@@ -126,7 +127,8 @@ def _tier_row(
     wait = ""
     if decision.site:
         state = states.get(decision.site)
-        title = (state.display_name if state else "") or decision.site
+        spec = catalog.sites.get(decision.site)
+        title = (state.display_name if state else "") or (spec.display_name if spec else "") or decision.site
         region = state.region if state else ""
         live = f": {availability(state)}" if state else ""
         where = (
@@ -293,7 +295,7 @@ def render_form(
         marked = [n for n in ok if catalog.tiers[n].default]
         chosen = (marked or ok or [None])[0]
     out.append("<fieldset><legend>Hardware tier</legend>")
-    out += [_tier_row(n, t, d, states, n == chosen) for n, t, d in rows]
+    out += [_tier_row(catalog, n, t, d, states, n == chosen) for n, t, d in rows]
     out.append("</fieldset>")
     out.append('<label for="jh-environment"><b>Environment</b></label>')
     out.append('<select class="form-select" id="jh-environment" name="environment">')
