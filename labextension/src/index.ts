@@ -3,7 +3,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
+
+import { GpuPanel } from './gpu';
+import { GpuModel } from './gpumodel';
+import { GpuStatus } from './gpustatus';
 
 import { HybridPanel } from './panel';
 import { SnapshotsPanel } from './snapshots';
@@ -27,6 +32,55 @@ export const snapshotIcon = new LabIcon({
   name: 'jupyter-hybrid:snapshot',
   svgstr: SNAPSHOT_SVG
 });
+
+const GPU_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
+  '<path class="jp-icon3" fill="#616161" d="M2 7h20v10H2zm3 2v6h6V9zm9 0v2h6V9zm0 4v2h6v-2zM5 18h2v2H5zm4 0h2v2H9zm4 0h2v2h-2z"/>' +
+  '</svg>';
+
+export const gpuIcon = new LabIcon({
+  name: 'jupyter-hybrid:gpu',
+  svgstr: GPU_SVG
+});
+
+const gpuPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-hybrid:gpu',
+  description:
+    'GPU panel (live charts, memory by notebook, culler notices) and status-bar item.',
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [IStatusBar],
+  activate: (
+    app: JupyterFrontEnd,
+    shell: ILabShell,
+    statusBar: IStatusBar | null
+  ) => {
+    const settings = app.serviceManager.serverSettings;
+    const model = new GpuModel(settings);
+    const panel = new GpuPanel(model, settings, () => {
+      void app.serviceManager.kernels.refreshRunning();
+    });
+    panel.title.icon = gpuIcon;
+    shell.add(panel, 'left', { rank: 902 });
+    app.commands.addCommand('jupyter-hybrid:open-gpu', {
+      label: 'Show GPU panel',
+      execute: () => shell.activateById(panel.id)
+    });
+    if (!panel.isVisible) {
+      model.setLive(false); // the status bar polls slowly until the panel is shown
+    }
+    if (statusBar) {
+      const item = new GpuStatus(model, () => shell.activateById(panel.id));
+      statusBar.registerStatusItem('jupyter-hybrid:gpu-status', {
+        item,
+        align: 'left',
+        rank: 5,
+        isActive: () => item.active,
+        activeStateChanged: item.activeChanged
+      });
+    }
+  }
+};
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-hybrid:panel',
@@ -56,4 +110,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, gpuPlugin];
