@@ -25,7 +25,18 @@ def node(name, cpu="16", memory="64Gi", gpus=0, product=None, labels=None, ready
                 {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
                 {"type": "Ready", "status": "True" if ready else "False", "reason": "KubeletReady"},
             ],
-            "nodeInfo": {"kubeletVersion": "v1.30.2", "containerRuntimeVersion": "containerd://1.7.13"},
+            "nodeInfo": {
+                "architecture": "amd64",
+                "bootID": f"boot-{name}",
+                "containerRuntimeVersion": "containerd://1.7.13",
+                "kernelVersion": "6.1.0-18-amd64",
+                "kubeProxyVersion": "v1.30.2",
+                "kubeletVersion": "v1.30.2",
+                "machineID": f"machine-{name}",
+                "operatingSystem": "linux",
+                "osImage": "Debian GNU/Linux 12 (bookworm)",
+                "systemUUID": f"uuid-{name}",
+            },
         },
     }
 

@@ -238,17 +238,21 @@ class KubernetesSite(BaseSite):
             # the last read may predate the pod: ask for it before calling it gone
             try:
                 api = self.client.api("CoreV1Api")
-                await asyncio.wait_for(
+                response = await asyncio.wait_for(
                     api.read_namespaced_pod(
-                        child.pod_name, child.namespace, _request_timeout=self.request_timeout
+                        child.pod_name,
+                        child.namespace,
+                        _preload_content=False,
+                        _request_timeout=self.request_timeout,
                     ),
                     self.request_timeout,
                 )
+                response.release()
             except ApiException as e:
                 if e.status == 404:
                     log.warning("Server pod %s/%s on %s is gone", child.namespace, child.pod_name, self.name)
                     return 1
-                return None
+                return None  # cannot tell now; the next poll asks again
             except Exception:
                 return None
         return await child.poll()

@@ -1,0 +1,308 @@
+"""KubernetesSite against kmock, a real HTTP Kubernetes API emulator: capacity, server lifecycle
+through KubeSpawner, 409 conflict, unschedulable fail-fast, unreachable and vanishing clusters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import SimpleNamespace
+
+import pytest
+from traitlets.config import Config
+
+from jupyter_hybrid.catalog import parse_catalog
+from jupyter_hybrid.sites import CapacityError
+from jupyter_hybrid.sites.kubernetes import KubernetesSite
+from jupyter_hybrid.sites.kubernetes.spawner import UnschedulableError
+from jupyter_hybrid.spawner.hybrid import HybridSpawner
+
+from .kmocktools import KMock
+from .kubefixtures import node, pod
+
+NS = "hub"
+pytestmark = pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning")
+
+
+def catalog(kubeconfig: str, **site):
+    return parse_catalog(
+        {
+            "sites": {
+                "onprem": {
+                    "kind": "kubernetes",
+                    "kubeconfig": kubeconfig,
+                    "namespace": NS,
+                    "region": "eu-west",
+                    "refresh_seconds": 0,
+                    "gpu_models": {"A100": {"node_selector": {"pool": "a100"}}},
+                    **site,
+                }
+            },
+            "tiers": {
+                "cpu": {"cpu": 2, "memory": "4G"},
+                "a100": {"cpu": 4, "memory": "8G", "gpu": 1, "gpu_model": "A100"},
+            },
+            "environments": {"lab": {"image": "quay.io/jupyter/minimal-notebook:2024-07-08"}},
+        }
+    )
+
+
+@pytest.fixture
+def k8s(tmp_path):
+    with KMock(tmp_path) as server:
+        server.put("v1/nodes", None, node("cpu-1", cpu="8", memory="32Gi"))
+        server.put("v1/nodes", None, node("gpu-1", cpu="16", memory="64Gi", gpus=2, labels={"pool": "a100"}))
+        server.put("v1/pods", "other", pod("busy", node="gpu-1", cpu="4", gpus=1, namespace="other"))
+        yield server
+
+
+def make_site(cat, **attrs):
+    site = KubernetesSite("onprem", cat.sites["onprem"])
+    for k, v in attrs.items():
+        setattr(site, k, v)
+    return site
+
+
+class User(SimpleNamespace):
+    """The few attributes of JupyterHub's User that spawners read."""
+
+
+def hybrid_parent(name="alice"):
+    user = User(name=name, id=7, url=f"/user/{name}/", groups=[], escaped_name=name)
+    hub = SimpleNamespace(
+        api_url="http://hub:8081/hub/api", public_host="", url="http://hub:8081/hub/", base_url="/hub/"
+    )
+    config = Config()
+    config.KubeSpawner.start_timeout = 20
+    config.KubeSpawner.k8s_api_request_retry_timeout = 10
+    config.KubeSpawner.environment = {"FROM_HUB_CONFIG": "kept"}
+    parent = HybridSpawner(user=user, hub=hub, config=config, api_token="token-x")
+    parent.placement_reasons = ["onprem chosen (on-prem, region eu-west)"]
+    return parent
+
+
+def run_pod(k8s, name, ip="10.244.1.7", node="cpu-1"):
+    """What the scheduler and kubelet do: bind, start, report ready."""
+    k8s.patch_pod(
+        NS,
+        name,
+        {
+            "spec": {"nodeName": node},
+            "status": {
+                "phase": "Running",
+                "podIP": ip,
+                "conditions": [
+                    {"type": "PodScheduled", "status": "True"},
+                    {"type": "Ready", "status": "True"},
+                ],
+                "containerStatuses": [
+                    {
+                        "name": "notebook",
+                        "ready": True,
+                        "restartCount": 0,
+                        "image": "quay.io/jupyter/minimal-notebook:2024-07-08",
+                        "imageID": "quay.io/jupyter/minimal-notebook@sha256:0c7c",
+                        "state": {"running": {"startedAt": "2024-07-09T10:00:00Z"}},
+                    }
+                ],
+            },
+        },
+    )
+
+
+async def wait_for(predicate, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_capacity_read_from_nodes_and_pods(k8s):
+    cat = catalog(k8s.kubeconfig, prices={"a100": 2.0}, provision_seconds=120)
+    site = make_site(cat)
+    assert not site.state().reachable and site.state().error == "not read yet"
+
+    async def main():
+        state = await site.refresh()
+        await site.close()
+        return state
+
+    state = asyncio.run(main())
+    assert state.reachable and state.error is None
+    assert state.cpu_total == 24 and state.cpu_free == 20
+    assert state.gpus_total == {"A100": 2} and state.gpus_free == {"A100": 1}
+    assert state.price("a100") == 2.0 and state.provision_seconds == 120 and state.region == "eu-west"
+
+
+def test_server_lifecycle_create_pending_running_stop(k8s):
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat)
+    parent = hybrid_parent()
+
+    async def main():
+        await site.refresh()
+        allocation = site.reserve("alice/", cat.tiers["a100"])
+        assert allocation.gpu_count == 1
+        assert site.state().gpus_free == {"A100": 0}  # held before its pod shows up
+        with pytest.raises(CapacityError, match="no node of onprem"):
+            site.reserve("bob/", cat.tiers["a100"])
+        names = {"tier": "a100", "site": "onprem", "environment": "lab"}
+        child = site.server_spawner(parent, cat.tiers["a100"], cat.environments["lab"], names, allocation)
+        assert child.namespace == NS and child.image.startswith("quay.io/jupyter/minimal-notebook")
+        start = asyncio.ensure_future(child.start())
+        await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+        created = k8s.get("v1/pods", NS, child.pod_name)
+        assert created["status"]["phase"] == "Pending"
+        container = created["spec"]["containers"][0]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert created["spec"]["nodeSelector"] == {"pool": "a100"}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["JUPYTER_HYBRID_TIER"] == "a100" and env["FROM_HUB_CONFIG"] == "kept"
+        assert env["JUPYTERHUB_API_TOKEN"] == "token-x"
+        await asyncio.sleep(0.5)
+        assert not start.done()  # pending: still waiting
+        assert await site.poll_server(child) is None
+        run_pod(k8s, child.pod_name, node="gpu-1")
+        url = await asyncio.wait_for(start, 15)
+        assert url == "http://10.244.1.7:8888"
+        await site.refresh()
+        assert "alice/" not in site._charges  # the pod is counted now, the reservation is not
+        assert site.state().gpus_free == {"A100": 0}
+        assert await site.poll_server(child) is None
+        state = child.get_state()
+        await site.stop_server(child)
+        assert k8s.get("v1/pods", NS, child.pod_name) is None
+        site.release("alice/")
+        # a hub restart: a child rebuilt from state only polls and stops
+        again = site.server_spawner(parent, None, None, {}, allocation)
+        again.load_state(state)
+        assert await site.poll_server(again) == 1  # gone
+        await site.close()
+
+    asyncio.run(main())
+
+
+def test_conflicting_pod_is_replaced(k8s):
+    """409 on create: KubeSpawner deletes the stale pod and creates it again."""
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat)
+    parent = hybrid_parent("bob")
+
+    async def main():
+        await site.refresh()
+        allocation = site.reserve("bob/", cat.tiers["cpu"])
+        names = {"tier": "cpu", "site": "onprem", "environment": "lab"}
+        child = site.server_spawner(parent, cat.tiers["cpu"], cat.environments["lab"], names, allocation)
+        k8s.put(
+            "v1/pods",
+            NS,
+            pod(child.pod_name, node="cpu-1", namespace=NS, metadata={"labels": {"stale": "yes"}}),
+        )
+        start = asyncio.ensure_future(child.start())
+
+        def recreated():
+            now = k8s.get("v1/pods", NS, child.pod_name)
+            return now is not None and "stale" not in (now["metadata"].get("labels") or {})
+
+        await wait_for(recreated, 20)
+        run_pod(k8s, child.pod_name, ip="10.244.1.9")
+        assert await asyncio.wait_for(start, 15) == "http://10.244.1.9:8888"
+        versions = k8s.history("v1/pods", NS, child.pod_name)
+        assert None in versions  # the stale pod was deleted before the new one was created
+        await site.stop_server(child, now=True)
+        await site.close()
+
+    asyncio.run(main())
+
+
+def test_unschedulable_fails_fast_with_the_schedulers_message(k8s):
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat)
+    parent = hybrid_parent("carol")
+    message = "0/3 nodes are available: 1 node(s) had untolerated taint, 2 Insufficient nvidia.com/gpu."
+
+    async def main():
+        await site.refresh()
+        allocation = site.reserve("carol/", cat.tiers["a100"])
+        names = {"tier": "a100", "site": "onprem", "environment": "lab"}
+        child = site.server_spawner(parent, cat.tiers["a100"], cat.environments["lab"], names, allocation)
+        child.unschedulable_check_seconds = 0.1
+        began = time.monotonic()
+        start = asyncio.ensure_future(child.start())
+        await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+        k8s.patch_pod(NS, child.pod_name, {"status": {"conditions": [cond]}})
+        with pytest.raises(UnschedulableError) as raised:
+            await asyncio.wait_for(start, 15)
+        assert message in str(raised.value) and "cannot add nodes" in str(raised.value)
+        assert time.monotonic() - began < child.start_timeout  # not the time-out
+        assert k8s.get("v1/pods", NS, child.pod_name) is None  # stopped through KubeSpawner
+        await site.close()
+
+    asyncio.run(main())
+
+
+def test_unreachable_api_site_unavailable_and_reserve_refused(tmp_path, caplog):
+    port = KMock.write_kubeconfig  # a port nobody listens on: take one from a closed server
+    with KMock(tmp_path) as gone:
+        closed = gone.port
+    kubeconfig = port(str(tmp_path / "dead"), closed)
+    cat = catalog(kubeconfig)
+    site = make_site(cat, request_timeout=2.0)
+
+    async def main():
+        with caplog.at_level(logging.WARNING, logger="JupyterHub"):
+            first = await site.refresh()
+            second = await site.refresh()
+        await site.close()
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert not first.reachable and "127.0.0.1" in first.error
+    assert second.error == first.error
+    assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1  # logged once
+    with pytest.raises(CapacityError, match="unreachable"):
+        site.reserve("alice/", cat.tiers["cpu"])
+
+
+def test_bad_kubeconfig_context_is_an_unreachable_site(k8s):
+    cat = catalog(k8s.kubeconfig, context="no-such-context")
+    site = make_site(cat)
+
+    async def main():
+        state = await site.refresh()
+        await site.close()
+        return state
+
+    state = asyncio.run(main())
+    assert not state.reachable
+    assert "no-such-context" in state.error and "sites.onprem.kubeconfig/context" in state.error
+
+
+def test_site_vanishing_while_a_server_runs(k8s, caplog):
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat, request_timeout=2.0, unreachable_grace_seconds=0.5)
+    parent = hybrid_parent("dave")
+
+    async def main():
+        await site.refresh()
+        allocation = site.reserve("dave/", cat.tiers["cpu"])
+        names = {"tier": "cpu", "site": "onprem", "environment": "lab"}
+        child = site.server_spawner(parent, cat.tiers["cpu"], cat.environments["lab"], names, allocation)
+        start = asyncio.ensure_future(child.start())
+        await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+        run_pod(k8s, child.pod_name)
+        await asyncio.wait_for(start, 15)
+        assert await site.poll_server(child) is None
+        k8s.stop()  # the cluster goes away
+        assert await site.poll_server(child) is None  # within the grace: may come back
+        await asyncio.sleep(0.6)
+        with caplog.at_level(logging.WARNING, logger="JupyterHub"):
+            assert await site.poll_server(child) == 1
+            await site.stop_server(child)  # returns: nothing to delete on a cluster that is gone
+        assert any("unreachable for" in r.getMessage() for r in caplog.records)
+        await site.close()
+
+    asyncio.run(main())
