@@ -1,0 +1,290 @@
+"""HybridSpawner against a catalog of several LOCAL sites (no cluster here): placement through the
+spawner, quotas from every site's allocations (and after a hub restart), datasets and tier-option
+overrides handed to the site, unreachable or slow sites, and the REST/form paths' 400s."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from tornado import web
+from traitlets.config import Config
+
+from jupyter_hybrid.gpu.devices import GpuDevice
+from jupyter_hybrid.sites import LocalSite
+from jupyter_hybrid.spawner import hybrid
+from jupyter_hybrid.spawner.hybrid import REGISTRY, HybridSpawner
+
+GiB = 1024**3
+CATALOG = {
+    "sites": {
+        "onprem": {"region": "eu-central-1", "max_cpu": 1, "max_memory": "2G"},
+        "cloud": {"region": "eu-west-1", "on_prem": False, "cost_per_hour": 1, "max_cpu": 1},
+        "us": {"region": "us-east-1", "on_prem": False, "cost_per_hour": 0.5, "max_cpu": 1},
+    },
+    "tiers": {
+        "cpu": {"cpu": 1, "memory": "1G", "default": True},
+        "gpu": {
+            "cpu": 1,
+            "memory": "1G",
+            "gpu": 1,
+            "gpu_model": "A100",
+            "options": {
+                "image": {
+                    "choices": {"v1": {"default": True, "kubespawner_override": {"image": "quay.io/x:1"}}},
+                    "unlisted_choice": {
+                        "enabled": True,
+                        "validation_regex": r"quay\.io/x:[0-9]+",
+                        "kubespawner_override": {"image": "{value}"},
+                    },
+                }
+            },
+        },
+    },
+    "environments": {"default": {"default": True}, "image-only": {"image": "quay.io/x:1"}},
+    "datasets": {
+        "claims": {
+            "regions": ["eu-*"],
+            "locations": {s: {"path": f"DATA/{s}/claims"} for s in ("onprem", "cloud", "us")},
+        }
+    },
+    "quotas": {"per_user": {"gpus": 1}, "per_group": {"ml": {"gpus": 2}}},
+}
+
+
+class GpuSite(LocalSite):
+    """A local site that reports two A100s (this machine has no GPU)."""
+
+    def _gpus(self):
+        return [GpuDevice(i, f"GPU-{i}", "NVIDIA A100-SXM4-80GB", 80 * GiB) for i in range(2)], None
+
+
+class DownSite(LocalSite):
+    async def refresh(self):
+        raise ConnectionError("connection refused")
+
+
+class SlowSite(LocalSite):
+    async def refresh(self):
+        await asyncio.sleep(5)
+        return self.state()
+
+
+class RecordingSite(GpuSite):
+    """Records what the spawner hands to the site, then fails the start (nothing is launched)."""
+
+    calls: list = []
+
+    def server_spawner(self, parent, tier, env, names, allocation, datasets=None, overrides=None):
+        RecordingSite.calls.append((names, allocation, datasets, overrides))
+        raise RuntimeError("this test launches no server")
+
+
+@pytest.fixture
+def catalog_file(tmp_path):
+    for site in CATALOG["sites"]:
+        (tmp_path / "data" / site / "claims").mkdir(parents=True)
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(CATALOG).replace("DATA/", f"{tmp_path}/data/"))
+    saved_sites, saved_logged = dict(REGISTRY.sites), dict(hybrid._LOGGED)
+    REGISTRY.sites.clear()
+    hybrid._LOGGED.clear()
+    yield path
+    REGISTRY.sites.clear()
+    REGISTRY.sites.update(saved_sites)
+    hybrid._LOGGED.clear()
+    hybrid._LOGGED.update(saved_logged)
+
+
+def use(name, cls):
+    """Put a site object of ``cls`` in the hub's registry (before the spawner syncs it)."""
+    from jupyter_hybrid.catalog import parse_catalog
+
+    REGISTRY.sites[name] = cls(name, parse_catalog(CATALOG).sites[name])
+    return REGISTRY.sites[name]
+
+
+def spawner(catalog_file, user, groups=(), server="", **settings) -> HybridSpawner:
+    owner = SimpleNamespace(
+        name=user, groups=[SimpleNamespace(name=g) for g in groups], url=f"/user/{user}/", escaped_name=user
+    )
+    orm = SimpleNamespace(name=server, user_options=None, server=None)
+    config = Config({"HybridSpawner": {"catalog_file": str(catalog_file), **settings}})
+    return HybridSpawner(user=owner, orm_spawner=orm, config=config)
+
+
+def hold(site, key, tier_name, user, groups=()):
+    """Another server holding capacity on ``site`` (as start() leaves it)."""
+    from jupyter_hybrid.catalog import parse_catalog
+
+    allocation = site.reserve(key, parse_catalog(CATALOG).tiers[tier_name])
+    allocation.user, allocation.groups = user, list(groups)
+    return allocation
+
+
+def refused(coro) -> str:
+    with pytest.raises(web.HTTPError) as e:
+        asyncio.run(coro)
+    assert e.value.status_code == 400
+    return e.value.log_message
+
+
+def test_on_prem_first_then_cheapest_cloud_within_the_dataset_region(catalog_file):
+    onprem, cloud, _ = (use(name, GpuSite) for name in ("onprem", "cloud", "us"))
+    alice = spawner(catalog_file, "alice")
+    first = asyncio.run(alice.resolve({"tier": "gpu"}))
+    assert first.site == "onprem" and first.decision.price == 0
+    hold(onprem, "bob/", "gpu", "bob")
+    hold(onprem, "carol/", "gpu", "carol")  # both on-prem A100s taken
+    assert asyncio.run(alice.resolve({"tier": "gpu"})).site == "us"  # the cheapest cloud site
+    with_claims = asyncio.run(alice.resolve({"tier": "gpu", "datasets": ["claims"]}))
+    assert with_claims.site == "cloud" and with_claims.decision.price == 1  # us-east-1 may not process it
+    assert (
+        "us: dataset 'claims' may only be processed in eu-*; us is in us-east-1"
+        in with_claims.decision.reasons
+    )
+    hold(cloud, "dave/", "gpu", "dave")
+    hold(cloud, "erin/", "gpu", "erin")
+    message = refused(alice.resolve({"tier": "gpu", "datasets": ["claims"]}))
+    assert "cannot start now" in message and "may only be processed in eu-*" in message
+
+
+def test_user_and_group_gpu_quotas_count_every_site(catalog_file):
+    onprem, cloud = use("onprem", GpuSite), use("cloud", GpuSite)
+    alice = spawner(catalog_file, "alice", ["ml"], server="second")
+    hold(cloud, "alice/first", "gpu", "alice", ["ml"])
+    assert "quota: you use 1 of 1 GPUs" in refused(alice.resolve({"tier": "gpu"}))
+    assert asyncio.run(alice.resolve({"tier": "cpu"})).site == "onprem"  # CPU tiers still start
+    hold(onprem, "bob/", "gpu", "bob", ["ml"])
+    dave = spawner(catalog_file, "dave", ["ml"])
+    assert "quota: group ml uses 2 of 2 GPUs" in refused(dave.resolve({"tier": "gpu"}))
+    erin = spawner(catalog_file, "erin")  # not in ml: only her own quota applies
+    assert asyncio.run(erin.resolve({"tier": "gpu"})).site == "onprem"
+
+
+def test_quota_usage_comes_back_after_a_hub_restart(catalog_file):
+    use("onprem", GpuSite)
+    first = spawner(catalog_file, "alice", ["ml"], server="first")
+    resolution = asyncio.run(first.resolve({"tier": "gpu", "datasets": ["claims"]}))
+    catalog, site = first.catalog, REGISTRY.get(resolution.site)
+    # what start() leaves behind once the server runs (the child is the real LocalProcessSpawner)
+    first.allocation = hold(site, first._key, "gpu", "alice", ["ml"])
+    first.choice, first.site_name = resolution.choice, resolution.site
+    first.child = site.server_spawner(first, None, None, {}, first.allocation)
+    state = first.get_state()
+    assert state["hybrid"]["datasets"] == ["claims"] and state["hybrid"]["options"] == {"image": "v1"}
+    assert state["hybrid"]["allocation"]["user"] == "alice" and state["hybrid"]["allocation"]["groups"] == [
+        "ml"
+    ]
+
+    REGISTRY.sites.clear()  # a new hub process: no site remembers anything
+    use("onprem", GpuSite)
+    restored = spawner(catalog_file, "alice", ["ml"], server="first")
+    restored.load_state(state)
+    assert restored.choice == resolution.choice and restored.site_name == "onprem"
+    assert REGISTRY.get("onprem").allocations["alice/first"].gpu_count == 1
+    second = spawner(catalog_file, "alice", ["ml"], server="second")
+    assert "quota: you use 1 of 1 GPUs" in refused(second.resolve({"tier": "gpu"}))
+    restored.clear_state()  # the server stopped: its GPU counts no more
+    assert asyncio.run(second.resolve({"tier": "gpu"})).site == "onprem"
+    assert catalog.quotas.per_user.gpus == 1
+
+
+def test_start_hands_datasets_and_option_overrides_to_the_site_and_releases_on_failure(catalog_file):
+    onprem = use("onprem", GpuSite)
+    cloud = use("cloud", RecordingSite)
+    hold(onprem, "bob/", "gpu", "bob")
+    hold(onprem, "carol/", "gpu", "carol")  # on-prem A100s taken: cloud (eu) is chosen for claims
+    RecordingSite.calls.clear()
+    alice = spawner(catalog_file, "alice", ["ml"])
+    options = {"tier": "gpu", "datasets": ["claims"]}
+    alice.user_options = options
+    asyncio.run(alice._apply_user_options(alice, options))
+    with pytest.raises(RuntimeError, match="launches no server"):
+        asyncio.run(alice.start())
+    ((names, allocation, datasets, overrides),) = RecordingSite.calls
+    assert names == {"tier": "gpu", "site": "cloud", "environment": "default"}
+    assert datasets == {"claims": alice.catalog.datasets["claims"].locations["cloud"]}
+    assert overrides == {"image": "quay.io/x:1"}  # the option's default choice
+    assert (allocation.user, allocation.groups, allocation.gpu_count) == ("alice", ["ml"], 1)
+    assert cloud.allocations == {} and alice.child is None  # nothing held after the failed start
+    progress = asyncio.run(_first_progress(alice))
+    assert progress["message"].startswith("Placement: ") and "cloud chosen" in progress["message"]
+
+    # an unlisted value reaches the site as the templated override; start() resolves by itself
+    # when apply_user_options did not run (or ran with other options)
+    alice.user_options = {"tier": "gpu", "options": {"image": "quay.io/x:42"}}
+    with pytest.raises(RuntimeError):
+        asyncio.run(alice.start())
+    assert RecordingSite.calls[-1][3] == {"image": "quay.io/x:42"} and RecordingSite.calls[-1][2] == {}
+
+
+async def _first_progress(sp):
+    async for event in sp.progress():
+        return event
+
+
+def test_unreachable_and_slow_sites_are_skipped_and_logged_once(catalog_file, caplog):
+    use("onprem", DownSite)
+    use("us", SlowSite)
+    alice = spawner(catalog_file, "alice", site_state_timeout=0.2)
+    with caplog.at_level(logging.WARNING):
+        states = asyncio.run(alice.site_states())
+        asyncio.run(alice.site_states())
+    assert (states["onprem"].reachable, states["onprem"].error) == (False, "connection refused")
+    assert states["us"].error == "no answer within 0.2 s" and states["cloud"].reachable
+    logged = [r.getMessage() for r in caplog.records if "is unavailable" in r.getMessage()]
+    assert sorted(logged) == [
+        "Site onprem is unavailable: connection refused",
+        "Site us is unavailable: no answer within 0.2 s",
+    ]
+    resolution = asyncio.run(alice.resolve({"tier": "cpu"}))
+    assert resolution.site == "cloud"
+    assert "onprem: onprem is unreachable: connection refused" in resolution.decision.reasons
+    html = asyncio.run(alice.get_options_form())
+    assert "Unavailable: connection refused" in html and 'data-site="cloud"' in html
+
+
+def test_environment_a_site_cannot_run_is_placed_elsewhere_or_refused(catalog_file):
+    alice = spawner(catalog_file, "alice")
+    message = refused(alice.resolve({"tier": "cpu", "environment": "image-only"}))
+    assert "environment 'image-only' cannot run here: it is a container image" in message
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tier": "cpu", "site": "us"}, "unknown option(s) site"),
+        ({"tier": "cpu", "image": "evil/image"}, "unknown option(s) image"),
+        ({"tier": "gpu", "options": {"image": "quay.io/x:1\nevil"}}, "may not contain control characters"),
+        ({"tier": "gpu", "options": {"image": "quay.io/x:1-evil"}}, r"must match quay\.io/x:[0-9]+"),
+        ({"datasets": ["nope"]}, "dataset 'nope' is not in the catalog"),
+    ],
+)
+def test_rest_and_saved_options_are_checked_again(catalog_file, options, message):
+    alice = spawner(catalog_file, "alice")
+    assert message in refused(alice._apply_user_options(alice, options))
+
+
+def test_form_post_is_parsed_with_the_catalog_and_checked(catalog_file):
+    use("onprem", GpuSite)
+    alice = spawner(catalog_file, "alice")
+    form = {"tier": ["gpu"], "option-image": ["__other__"], "option-image-unlisted": ["quay.io/x:7"]}
+    options = asyncio.run(alice.run_options_from_form(form))
+    assert options == {"tier": "gpu", "options": {"image": "quay.io/x:7"}}
+    form["option-image-unlisted"] = ["quay.io/x:7 && evil"]
+    assert r"must match quay\.io/x:[0-9]+" in refused(alice.run_options_from_form(form))
+    assert "unknown field 'site'" in refused(alice.options_from_query({"tier": ["cpu"], "site": ["us"]}))
+
+
+def test_start_decides_again_when_quota_usage_changed_since_the_form(catalog_file):
+    onprem = use("onprem", GpuSite)
+    alice = spawner(catalog_file, "alice", server="a")
+    alice.user_options = {"tier": "gpu"}
+    asyncio.run(alice._apply_user_options(alice, alice.user_options))  # fits: alice holds nothing
+    hold(onprem, "alice/b", "gpu", "alice")  # her other server started meanwhile
+    assert "quota: you use 1 of 1 GPUs" in refused(alice.start())
+    assert list(onprem.allocations) == ["alice/b"]  # nothing reserved for server a
