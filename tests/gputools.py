@@ -126,3 +126,58 @@ class FakeNVML:
         if h.mig[index] is None:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
         return h.mig[index]
+
+
+# ---- a simulated GPU inside a real `jupyter lab` (browser tests) ----------------------------------
+#
+# `--ServerApp.jpserver_extensions="{'jupyter_hybrid': True, 'tests.gputools': True}"` swaps the
+# server's sampler for one over a simulated H100 whose driver buffer fills at 5 Hz (utilisation) and
+# 50 Hz (power), and whose process list holds the server's kernels (its child processes).
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "tests.gputools"}]
+
+
+def _simulate(gpu: FakeGPU, stop) -> None:
+    import math
+    import os
+    import time
+
+    import psutil
+
+    me = psutil.Process(os.getpid())
+    while not stop.wait(0.2):
+        now = time.time()
+        t = int(now * 1e6)
+        gpu.util_samples = [*gpu.util_samples[-100:], (t, int(50 + 45 * math.sin(now / 5)))]
+        gpu.power_samples = [
+            *gpu.power_samples[-500:],
+            *((t - i * 20_000, int(300_000 + 150_000 * math.sin(now / 5))) for i in range(9, -1, -1)),
+        ]
+        gpu.temperature = int(60 + 10 * math.sin(now / 7))
+        gpu.calls.clear()  # a long-running simulation: keep no call log
+        kids = me.children()
+        gpu.compute = [(p.pid, (i + 1) * 3 * 2**30) for i, p in enumerate(kids)]
+        gpu.memory_used = 2**30 + sum(m for _, m in gpu.compute)
+
+
+def _load_jupyter_server_extension(serverapp):
+    import threading
+
+    from tornado.ioloop import IOLoop
+
+    from jupyter_hybrid.gpu.sampler import GpuSampler
+
+    def swap():
+        gpu = FakeGPU(uuid="GPU-simulated")
+        stop = threading.Event()
+        threading.Thread(target=_simulate, args=(gpu, stop), daemon=True).start()
+        settings = serverapp.web_app.settings
+        settings["jupyter_hybrid.gpu_sampler"].stop()
+        sampler = GpuSampler(nvml=FakeNVML([gpu]), parent=serverapp)
+        sampler.start()
+        settings["jupyter_hybrid.gpu_sampler"] = sampler
+        serverapp.log.info("tests.gputools: simulated GPU in place")
+
+    IOLoop.current().add_callback(swap)  # after every extension (jupyter_hybrid too) has loaded

@@ -207,7 +207,7 @@ export class GpuPanel extends Widget {
   private renderProcesses(rows: IGpuProcess[]): void {
     this.table.textContent = '';
     const head = this.table.createTHead().insertRow();
-    for (const label of ['GPU', 'Notebook / process', 'PID', 'Memory', '']) {
+    for (const label of ['GPU', 'Notebook / process', 'PID', 'Memory']) {
       const th = document.createElement('th');
       th.textContent = label;
       head.append(th);
@@ -215,7 +215,7 @@ export class GpuPanel extends Widget {
     const body = this.table.createTBody();
     if (rows.length === 0) {
       const td = body.insertRow().insertCell();
-      td.colSpan = 5;
+      td.colSpan = 4;
       td.textContent = 'No process is using a GPU.';
       return;
     }
@@ -224,7 +224,9 @@ export class GpuPanel extends Widget {
       tr.dataset.kind = row.kind;
       tr.insertCell().textContent = row.gpu;
       const name = tr.insertCell();
-      name.textContent = row.label;
+      const label = document.createElement('div');
+      label.textContent = row.label;
+      name.append(label);
       name.title = row.kernel_id
         ? `kernel ${row.kernel_id} (${row.kernel_name ?? ''})`
         : row.visible
@@ -233,11 +235,13 @@ export class GpuPanel extends Widget {
       tr.insertCell().textContent = String(row.pid);
       tr.insertCell().textContent =
         row.used_memory === null ? 'n/a' : formatBytes(row.used_memory);
-      const actions = tr.insertCell();
       if (row.kernel_id) {
+        const actions = document.createElement('div');
+        actions.className = 'jp-GpuPanel-actions';
+        name.append(actions);
         for (const action of ['interrupt', 'restart', 'shut down'] as const) {
           const button = document.createElement('button');
-          button.className = 'jp-Button jp-mod-styled jp-GpuPanel-action';
+          button.className = 'jp-GpuPanel-action';
           button.textContent = action;
           button.onclick = () => void this.kernelAction(row, action);
           actions.append(button);

@@ -42,6 +42,12 @@ export class GpuChart {
   }
 
   private plotOptions(width: number): uPlot.Options {
+    // a canvas does not resolve CSS variables: read the theme's colours now
+    const style = getComputedStyle(document.body);
+    const text =
+      style.getPropertyValue('--jp-ui-font-color2').trim() || '#616161';
+    const grid =
+      style.getPropertyValue('--jp-border-color2').trim() || '#e0e0e0';
     return {
       width,
       height: HEIGHT,
@@ -52,11 +58,17 @@ export class GpuChart {
         y: { range: (u, min, max) => [0, Math.max(this.max ?? 0, max, 1)] }
       },
       axes: [
-        { stroke: 'var(--jp-ui-font-color2)', size: 24, ticks: { size: 3 } },
         {
-          stroke: 'var(--jp-ui-font-color2)',
+          stroke: text,
+          size: 24,
+          grid: { stroke: grid, width: 1 },
+          ticks: { size: 3, stroke: grid }
+        },
+        {
+          stroke: text,
           size: 44,
-          ticks: { size: 3 },
+          grid: { stroke: grid, width: 1 },
+          ticks: { size: 3, stroke: grid },
           values: (u, splits) =>
             splits.map(v => `${fmt(v)}${this.options.unit}`)
         }

@@ -1,14 +1,23 @@
 """Browser test (Debian chromium through Playwright) of the "GPUs" side panel in plain `jupyter lab`
-on a machine without a GPU: the panel says why, plainly, and the server logs it once, no traceback.
-Screenshot: ui-artifacts/gpu-panel-no-gpu.png.
+- on this machine (no GPU): the panel says why, plainly, and the server logs it once, no traceback;
+- over a simulated H100 (tests/gputools.py inside the real server): live charts, the notebook's
+  kernel in the memory table, interrupt with confirmation, and a culler notice.
+Screenshots: ui-artifacts/gpu-panel-no-gpu.png, ui-artifacts/gpu-panel.png.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
+import requests
 
 from jupyter_hybrid.gpu.devices import detect_gpus
 
+from ..hubtools import ROOT, free_port
 from .test_browser import LAB_TIMEOUT_MS
 
 pytestmark = pytest.mark.ui
@@ -39,3 +48,96 @@ def test_gpu_panel_without_a_gpu(plain_lab, page, artifacts, tmp_path):
     log = (tmp_path / "lab.log").read_text()
     assert log.count(f"GPU monitoring off: {reason}") == 1, log
     assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def simulated_gpu_lab(tmp_path):
+    """`jupyter lab` whose sampler reads a simulated H100 (tests/gputools.py); yields (base, token)."""
+    port, token = free_port(), "ui-test-token-0123456789"
+    root = tmp_path / "root"
+    root.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    for name in ("CONFIG", "DATA", "RUNTIME"):
+        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
+    env["JUPYTER_HYBRID_DB_URL"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
+    env["PYTHONPATH"] = str(ROOT)  # tests.gputools, the simulating server extension
+    log_path = tmp_path / "lab.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        f"--port={port}",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.jpserver_extensions={'jupyter_hybrid': True, 'tests.gputools': True}",
+        "--GpuSampler.interval=0.5",
+        "--allow-root",
+    ]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while "simulated GPU in place" not in log_path.read_text():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+            yield base, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_gpu_panel_charts_and_memory_by_notebook(simulated_gpu_lab, page, artifacts):
+    base, token = simulated_gpu_lab
+    # a notebook with a running kernel: the simulated GPU lists the server's kernels as its processes
+    headers = {"Authorization": f"token {token}"}
+    nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    requests.put(
+        f"{base}/api/contents/train.ipynb", json={"type": "notebook", "content": nb}, headers=headers
+    )
+    body = {"path": "train.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}
+    kernel_id = requests.post(f"{base}/api/sessions", json=body, headers=headers).json()["kernel"]["id"]
+
+    page.goto(f"{base}/lab?token={token}")
+    page.wait_for_selector("#jp-main-dock-panel", timeout=LAB_TIMEOUT_MS)
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_TIMEOUT_MS)
+    status = page.locator(".jp-GpuStatus")
+    status.wait_for(timeout=30_000)  # polled while the panel is hidden
+    assert status.inner_text().startswith("GPU 0: ")
+    page.locator(TAB).click()
+    panel = page.locator(PANEL)
+    card = panel.locator('.jp-GpuCard[data-gpu="0"]')
+    card.wait_for(timeout=30_000)
+    assert card.locator("h3").inner_text() == "GPU 0: NVIDIA H100 80GB HBM3"
+    assert card.locator("canvas").count() == 4  # utilisation, memory, temperature, power
+    row = panel.locator(".jp-GpuPanel-processes tr[data-kind='kernel']")
+    row.wait_for(timeout=30_000)
+    assert "train.ipynb" in row.inner_text() and "3 GiB" in row.inner_text()
+    page.wait_for_timeout(3000)  # a few live samples on the charts
+    titles = card.locator(".jp-GpuChart-title").all_inner_texts()
+    assert titles[0].startswith("Utilisation: ") and titles[0].endswith(" %"), titles
+    assert "of 700 W" in titles[3], titles
+    panel.screenshot(path=artifacts / "gpu-panel.png")
+
+    # interrupt, with confirmation, through the kernel REST API
+    row.locator("button", has_text="interrupt").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert "train.ipynb" in dialog.inner_text()
+    dialog.locator("button.jp-mod-warn").click()
+    dialog.wait_for(state="detached")
+    # a notice from the culler appears in the panel
+    notice = {"message": "GPU idle for 30 min: this server stops in 10 min", "source": "gpu-culler"}
+    assert (
+        requests.post(f"{base}/jupyter-hybrid/gpu/notices", json=notice, headers=headers).status_code == 201
+    )
+    panel.locator(".jp-GpuPanel-notice.jp-mod-warning", has_text="GPU idle").wait_for(timeout=10_000)
+    kernels = requests.get(f"{base}/api/kernels/{kernel_id}", headers=headers).json()
+    assert kernels["execution_state"] in ("idle", "busy", "starting"), kernels
