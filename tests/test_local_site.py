@@ -104,3 +104,48 @@ async def test_stop_kills_the_whole_tree(site, tmp_path):
     await site.stop_server(_Server(proc))
     _, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
+
+
+def _parent():
+    """A real HybridSpawner, as the hub builds it, to make the child spawner."""
+    from types import SimpleNamespace
+
+    from jupyter_hybrid.spawner.hybrid import HybridSpawner
+
+    user = SimpleNamespace(name="alice", id=1, url="/user/alice/", groups=[])
+    return HybridSpawner(user=user, hub=SimpleNamespace(api_url="http://127.0.0.1:8081/hub/api"))
+
+
+def _datasets(tmp_path):
+    return parse_catalog(
+        {
+            "sites": {"local": {}},
+            "tiers": {"small": {"cpu": 1, "memory": "1G"}},
+            "datasets": {
+                "claims-2024": {"locations": {"local": {"path": str(tmp_path)}}},
+                "lake": {"locations": {"local": {"url": "s3://lake/raw"}}},
+                "missing": {"locations": {"local": {"path": str(tmp_path / "nope")}}},
+            },
+        }
+    )
+
+
+def test_datasets_become_env_vars(site, tmp_path):
+    cat = _datasets(tmp_path)
+    where = {n: cat.datasets[n].locations["local"] for n in ("claims-2024", "lake")}
+    allocation = site.reserve("a/", CATALOG.tiers["small"])
+    child = site.server_spawner(_parent(), CATALOG.tiers["small"], Environment(), {}, allocation, where)
+    assert child.environment["JUPYTER_HYBRID_DATASET_CLAIMS_2024"] == str(tmp_path)
+    assert child.environment["JUPYTER_HYBRID_DATASET_LAKE"] == "s3://lake/raw"
+
+
+def test_missing_dataset_path_is_a_clear_error(site, tmp_path):
+    from jupyter_hybrid.sites.datasets import DatasetError
+
+    cat = _datasets(tmp_path)
+    where = {"missing": cat.datasets["missing"].locations["local"]}
+    allocation = site.reserve("a/", CATALOG.tiers["small"])
+    with pytest.raises(
+        DatasetError, match=r"does not exist on site local; create it or fix datasets.missing"
+    ):
+        site.server_spawner(_parent(), CATALOG.tiers["small"], Environment(), {}, allocation, where)
