@@ -175,6 +175,18 @@ def test_unreachable_site_is_shown_with_its_error_and_skipped():
     )
     assert 'data-site="cloud-eu"' in tier_html(html, "medium")
     assert "onprem-gpu: onprem-gpu is unreachable: connection &lt;refused&gt;" in html
+    # no cluster at all: Small still runs here, with the one environment this machine can run
+    cloud_down = SiteState(name="cloud-eu", kind="kubernetes", region="eu-west-1", reachable=False, error="x")
+    problems = {
+        "datascience": {"local": "it is a container image"},
+        "hub-python": {"onprem-gpu": "no image", "cloud-eu": "no image", "local": None},
+    }
+    html = render_form(
+        EXAMPLE, {s.name: s for s in (down, cloud_down, LOCAL)}, ML, {}, problems, None, None, "alice"
+    )
+    small = tier_html(html, "small")
+    assert 'data-site="local"' in small and "with the environment <b>Hub&#x27;s Python" in small
+    assert 'value="medium" disabled' in tier_html(html, "medium")  # runs only on the two clusters
 
 
 def test_tier_options_with_pattern_for_the_selected_tier():

@@ -95,13 +95,29 @@ def wait_text(seconds: float) -> str:
     return f"starts in about {max(1, round(seconds / 60))} min (a node is added)"
 
 
-def _tier_environment(catalog: Catalog, tier: str, wanted: object, groups: frozenset[str]) -> str | None:
+def _tier_environments(catalog: Catalog, tier: str, wanted: object, groups: frozenset[str]) -> list[str]:
+    """The environments this user may run with ``tier``: the one they want (or the default) first."""
     allowed = [
         n for n in catalog.tier_environments(tier) if not access_problem(catalog, "environments", n, groups)
     ]
-    if wanted in allowed:
-        return wanted
-    return catalog.default_name("environments", allowed)
+    first = wanted if wanted in allowed else catalog.default_name("environments", allowed)
+    return [first, *(n for n in allowed if n != first)] if first else []
+
+
+def _tier_decision(
+    catalog: Catalog, tier: str, envs: list[str], base: Request, states, env_problems
+) -> tuple[Decision, str | None]:
+    """Placement with the first environment, else the first other one that can start (and its name)."""
+    if not envs:
+        return Decision(None, [f"no environment offered with tier {tier!r} is available to you"]), None
+    first = None
+    for env in envs:
+        request = Request(base.user, base.groups, tier, env, base.datasets, base.usage)
+        decision = place_with_environment(catalog, request, states, env_problems)
+        if decision.site:
+            return decision, (None if env == envs[0] else env)
+        first = first or decision
+    return first, None
 
 
 def _datasets(catalog: Catalog, selected: object, groups: frozenset[str]) -> tuple[str, ...]:
@@ -121,6 +137,7 @@ def _tier_row(
     decision: Decision,
     states: dict[str, SiteState],
     checked: bool,
+    with_env: str | None = None,
 ) -> str:
     problem = None if decision.site else "; ".join(decision.reasons)
     where = ""
@@ -135,6 +152,8 @@ def _tier_row(
             f"would run on <b>{escape(title)}</b> ({escape(decision.site)}, region {escape(region)}), "
             f"{escape(price_text(decision.price))}{escape(live)}"
         )
+        if with_env:
+            where += f" — with the environment <b>{escape(with_env)}</b>"
         if decision.wait_seconds is not None:
             wait = wait_text(decision.wait_seconds)
     attrs = (" checked" if checked else "") + (" disabled" if problem else "")
@@ -282,20 +301,17 @@ def render_form(
         out.append(f'<p class="jh-notice" role="alert">{escape(notice)}</p>')
     rows = []
     for name, tier in catalog.tiers.items():
-        env = _tier_environment(catalog, name, selected.get("environment"), groups)
-        if env is None:
-            decision = Decision(None, [f"no environment offered with tier {name!r} is available to you"])
-        else:
-            request = Request(user, groups, name, env, datasets, usage)
-            decision = place_with_environment(catalog, request, states, env_problems)
-        rows.append((name, tier, decision))
-    ok = [n for n, _, d in rows if d.site]
+        envs = _tier_environments(catalog, name, selected.get("environment"), groups)
+        base = Request(user, groups, name, "", datasets, usage)
+        decision, other_env = _tier_decision(catalog, name, envs, base, states, env_problems)
+        rows.append((name, tier, decision, other_env and catalog.title("environments", other_env)))
+    ok = [n for n, _, d, _ in rows if d.site]
     chosen = selected.get("tier")
     if chosen not in ok:
         marked = [n for n in ok if catalog.tiers[n].default]
         chosen = (marked or ok or [None])[0]
     out.append("<fieldset><legend>Hardware tier</legend>")
-    out += [_tier_row(catalog, n, t, d, states, n == chosen) for n, t, d in rows]
+    out += [_tier_row(catalog, n, t, d, states, n == chosen, e) for n, t, d, e in rows]
     out.append("</fieldset>")
     out.append('<label for="jh-environment"><b>Environment</b></label>')
     out.append('<select class="form-select" id="jh-environment" name="environment">')
