@@ -306,3 +306,42 @@ def test_site_vanishing_while_a_server_runs(k8s, caplog):
         await site.close()
 
     asyncio.run(main())
+
+
+def test_growing_site_accepts_when_full_and_waits_before_failing(k8s):
+    """With provision_seconds the autoscaler gets that long; without, a full site refuses."""
+    full = catalog(k8s.kubeconfig)
+    growing = catalog(k8s.kubeconfig, provision_seconds=1)
+    message = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+
+    async def main():
+        fixed = make_site(full)
+        await fixed.refresh()
+        fixed.reserve("x/", full.tiers["a100"])  # the last free A100
+        with pytest.raises(CapacityError, match="cannot add nodes"):
+            fixed.reserve("y/", full.tiers["a100"])
+        await fixed.close()
+
+        site = make_site(growing)
+        await site.refresh()
+        site.reserve("x/", growing.tiers["a100"])
+        allocation = site.reserve("frank/", growing.tiers["a100"])  # a node will be added
+        assert allocation.gpu_count == 1
+        names = {"tier": "a100", "site": "onprem", "environment": "lab"}
+        child = site.server_spawner(
+            hybrid_parent("frank"), growing.tiers["a100"], growing.environments["lab"], names, allocation
+        )
+        child.unschedulable_check_seconds = 0.1
+        began = time.monotonic()
+        start = asyncio.ensure_future(child.start())
+        await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+        k8s.patch_pod(NS, child.pod_name, {"status": {"conditions": [cond]}})
+        with pytest.raises(
+            UnschedulableError, match=r"no node freed or added in 1s.*Insufficient nvidia.com/gpu"
+        ):
+            await asyncio.wait_for(start, 15)
+        assert time.monotonic() - began >= 1
+        await site.close()
+
+    asyncio.run(main())

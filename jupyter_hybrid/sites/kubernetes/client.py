@@ -12,7 +12,7 @@ What we do instead, without touching pod management:
 
 - ``SiteClient`` loads the site's own ``Configuration`` (``kubeconfig`` + ``context``, or
   ``in_cluster``) once, and builds one ``ApiClient`` per event loop from it (aiohttp sessions are
-  bound to a loop), with ``request_timeout`` for our own reads.
+  bound to a loop); our own reads pass ``KubernetesSite.request_timeout`` per request.
 - ``spawner_class(site, client)`` makes a KubeSpawner subclass per site, created once, with its OWN
   ``reflectors`` dict and the site's client in ``site_client``.
 - The names ``load_config`` and ``shared_client`` that kubespawner's ``spawner`` and ``reflector``
@@ -47,8 +47,8 @@ class SiteConfigError(RuntimeError):
 class SiteClient:
     """The API connection of one site (lazy: nothing is read until first used)."""
 
-    def __init__(self, name: str, spec, request_timeout: float = 10.0):
-        self.name, self.spec, self.request_timeout = name, spec, request_timeout
+    def __init__(self, name: str, spec):
+        self.name, self.spec = name, spec
         self._configuration: Configuration | None = None
         self._clients: dict[asyncio.AbstractEventLoop, ApiClient] = {}
 

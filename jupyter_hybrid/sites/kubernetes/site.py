@@ -77,7 +77,7 @@ class KubernetesSite(BaseSite):
     def client(self) -> SiteClient:
         key = (self.spec.kubeconfig, self.spec.context, self.spec.in_cluster)
         if self._client is None or self._client.key != key:
-            self._client = SiteClient(self.name, self.spec, self.request_timeout)
+            self._client = SiteClient(self.name, self.spec)
             self._spawner_cls = spawner_class(self.name, self._client)
         return self._client
 
