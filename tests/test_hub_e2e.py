@@ -57,7 +57,7 @@ def test_rest_spawn_on_a_tier_reaches_lab_and_our_extension(hub):
     assert info["under_hub"] is True
     assert (info["tier"], info["site"], info["environment"]) == ("medium", "local", "default")
     assert info["limits"] == {"cpu": 2.0, "memory": 4 * GiB, "gpus": 0}
-    assert info["placement"].startswith("local chosen (on-prem")
+    assert info["placement"].startswith("local chosen: on-prem")
     # jupyter-resource-usage reads MEM_LIMIT the way the ecosystem does
     metrics = hub.get("/user/alice/api/metrics/v1").json()
     assert metrics["limits"]["memory"]["rss"] == 4 * GiB
