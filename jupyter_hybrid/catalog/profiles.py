@@ -348,9 +348,17 @@ class _Importer:
         return tier
 
     def gpus(self, label: str, override: dict) -> dict:
-        """gpu / mig from extra_resource_limits, gpu_model from a node_selector label."""
+        """gpu / mig from extra_resource_limits, gpu_model from a node_selector label.
+
+        A renamed GPU resource (time-slicing's ``nvidia.com/gpu.shared``) is counted only with a GPU
+        model to hang it on: it becomes that model's ``resource`` on the site."""
+        selector = override.get("node_selector") or {}
+        label_key = next((k for k in GPU_MODEL_LABELS if selector.get(k)), None)
+        model = str(selector[label_key]) if label_key else None
         limits = dict(override.get("extra_resource_limits") or {})
-        wanted = [k for k in limits if k == _GPU or k.startswith(_MIG)]
+        wanted = [
+            k for k in limits if k == _GPU or k.startswith(_MIG) or (model and k.startswith(_GPU + "."))
+        ]
         if len(wanted) > 1:
             raise ProfileError(
                 f"{label}: extra_resource_limits asks for {', '.join(wanted)}; a tier has one kind of GPU. "
@@ -359,7 +367,8 @@ class _Importer:
         other = [k for k in limits if k not in wanted and "gpu" in k.lower()]
         if other:
             self.notes.append(
-                f"{label}: {', '.join(other)} carried as an override; placement does not count it"
+                f"{label}: {', '.join(other)} carried as an override; placement does not count it "
+                f"(to count it, add a node_selector label naming the GPU model: {GPU_MODEL_LABELS[0]})"
             )
         if not wanted:
             return {}
@@ -387,12 +396,11 @@ class _Importer:
         tier: dict[str, Any] = {"gpu": gpu} if gpu else {}
         if resource.startswith(_MIG):
             tier["mig"] = resource[len(_MIG) :]
-        selector = override.get("node_selector") or {}
-        label_key = next((k for k in GPU_MODEL_LABELS if selector.get(k)), None)
-        if gpu and label_key:
-            model = str(selector[label_key])
+        if gpu and model:
             tier["gpu_model"] = model
-            self.gpu_models.setdefault(model, {"node_selector": {label_key: model}})
+            spec = self.gpu_models.setdefault(model, {"node_selector": {label_key: model}})
+            if resource != _GPU and not resource.startswith(_MIG):
+                spec.setdefault("resource", resource)
         return tier
 
     def image_option(self, label: str, options: dict) -> list[str] | None:
