@@ -14,6 +14,7 @@ several hubs side by side:
 
 import os
 import secrets
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -77,3 +78,23 @@ if os.getuid() == 0:
     # These machines run everything as root and jupyter-server refuses root without this flag.
     # Demo and tests only: never run single-user servers as root in production.
     c.Spawner.args = ["--allow-root"]
+
+# Idle-GPU culler (jupyter_hybrid/service/gpu_culler.py): stops servers on GPU tiers whose GPUs stayed
+# under 10% for 30 minutes, after a 10-minute warning in the user's GPU panel. Dry run by default (it
+# only logs its decisions); act with e.g. JUPYTER_HYBRID_GPU_CULLER="--no-dry-run --idle-minutes 60".
+c.JupyterHub.services.append(
+    {
+        "name": "gpu-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyter_hybrid.service.gpu_culler",
+            f"--catalog={CATALOG}",
+            f"--public-url={c.JupyterHub.bind_url}",
+            *shlex.split(env("JUPYTER_HYBRID_GPU_CULLER", "")),
+        ],
+    }
+)
+c.JupyterHub.load_roles.append(
+    {"name": "gpu-culler", "services": ["gpu-culler"], "scopes": ["read:users", "servers", "access:servers"]}
+)

@@ -1,0 +1,1 @@
+"""jupyter-hybrid's control plane run as JupyterHub services (e.g. the idle-GPU culler)."""
