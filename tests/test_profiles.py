@@ -531,3 +531,34 @@ def test_cli_in_process(tmp_path, capsys):
     code = main(["catalog", "export-profiles", str(out), "--site", "imported"])
     exported = yaml.safe_load(capsys.readouterr().out)
     assert code == 0 and [p["slug"] for p in exported] == ["n2-highmem-4", "byo-tag", "r-or-python"]
+
+
+def test_exported_regexes_mean_the_same_to_kubespawner(monkeypatch):
+    """Our regexes match the whole value; the export makes KubeSpawner's re.match agree."""
+    import re
+
+    import kubespawner.spawner as ks_spawner
+
+    monkeypatch.setattr(ks_spawner, "load_config", lambda **kw: None)
+    monkeypatch.setattr(ks_spawner, "shared_client", lambda kind: None)
+    _, catalog = imported("image_choice.yaml")
+    ours = catalog.tiers["byo-tag"].options["tag"].unlisted_choice.validation_regex
+    profiles = export_profiles(catalog, "imported")
+    exported = profiles[1]["profile_options"]["tag"]["unlisted_choice"]["validation_regex"]
+    assert (ours, exported) == ("^20[0-9]{2}-", "(?:^20[0-9]{2}-)$")
+    # and back: the same text as imported (a fixed point), without a second note
+    again = import_profiles(copy.deepcopy(profiles))
+    assert again.catalog["tiers"]["byo-tag"]["options"]["tag"]["unlisted_choice"]["validation_regex"] == ours
+    assert not any("not anchored" in n for n in again.notes)
+
+    def kubespawner_accepts(value):
+        spawner = KubeSpawner(_mock=True, profile_list=copy.deepcopy(profiles))
+        spawner.user_options = {"profile": "byo-tag", "tag--unlisted-choice": value}
+        try:
+            asyncio.run(spawner.load_user_options())
+        except ValueError:
+            return False
+        return True
+
+    for value in ("2024-", "2024-07-29", "2024-07-29; curl evil", "1999-"):
+        assert kubespawner_accepts(value) == bool(re.fullmatch(ours, value)), value

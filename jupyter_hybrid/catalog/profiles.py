@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import re._constants as _sre_c  # the regex parser, to see where a regex may end (Python >= 3.11)
+import re._parser as _sre
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,7 +221,46 @@ def _env_name(image: str, envs: dict[str, dict]) -> str:
 
 
 def _anchored_at_end(regex: str) -> bool:
-    return bool(re.search(r"(?<!\\)(\$|\\Z|\\z)$", regex))
+    """Whether every way ``regex`` can match ends at the end of the text (``$`` or ``\\Z`` last)."""
+    try:
+        tree = list(_sre.parse(regex))
+    except re.error:
+        return False
+
+    def ends(items: list) -> bool:
+        if not items:
+            return False
+        op, arg = items[-1]
+        if op is _sre_c.AT:
+            return arg in (_sre_c.AT_END, _sre_c.AT_END_STRING)
+        if op is _sre_c.BRANCH:
+            return all(ends(list(branch)) for branch in arg[1])
+        if op is _sre_c.SUBPATTERN:
+            return ends(list(arg[-1]))
+        return False
+
+    return ends(tree)
+
+
+_WRAPPED = re.compile(r"\(\?:(?P<inner>.*)\)\$", re.DOTALL)
+
+
+def regex_for_kubespawner(regex: str) -> str:
+    """Our whole-value regex in a form KubeSpawner's ``re.match`` (and the form's pattern) read alike."""
+    return regex if _anchored_at_end(regex) else f"(?:{regex})$"
+
+
+def regex_from_kubespawner(regex: str) -> str:
+    """Undo ``regex_for_kubespawner`` (the same meaning under re.fullmatch); other regexes as they are."""
+    match = _WRAPPED.fullmatch(regex)
+    inner = match and match["inner"]
+    if inner and not _anchored_at_end(inner):
+        try:
+            re.compile(inner)
+        except re.error:
+            return regex
+        return inner
+    return regex
 
 
 def _cpu(value: Any, what: str) -> float:
@@ -468,6 +509,8 @@ class _Importer:
                 self.notes.append(f"{label}: unlisted_choice key {k!r} ignored")
             out["unlisted_choice"] = {k: copy.deepcopy(unlisted[k]) for k in _UNLISTED_KEYS if k in unlisted}
             regex = unlisted.get("validation_regex")
+            if regex:
+                out["unlisted_choice"]["validation_regex"] = regex_from_kubespawner(str(regex))
             if regex and not _anchored_at_end(str(regex)):
                 self.notes.append(
                     f"{label}: validation_regex {regex!r} is not anchored at the end: KubeSpawner (re.match) "
@@ -572,12 +615,13 @@ def export_profiles(catalog: Catalog, site: str) -> list[dict]:
                 override["node_selector"] = dict(model.node_selector)
             if model and model.tolerations:
                 override["tolerations"] = copy.deepcopy(model.tolerations)
-        envs = [e for e in catalog.tier_environments(name)]
+        # only environments with an image can run on a cluster (the others are local Python prefixes)
+        envs = [e for e in catalog.tier_environments(name) if catalog.environments[e].image]
         options: dict[str, Any] = {}
-        if len(envs) == 1 and catalog.environments[envs[0]].image:
+        if len(envs) == 1:
             env = catalog.environments[envs[0]]
             override = _merge(override, {"image": env.image, **env.kubespawner_override})
-        elif sum(1 for e in envs if catalog.environments[e].image) > 1:
+        elif len(envs) > 1:
             default = catalog.default_name("environments", envs)
             key = "image" if "image" not in tier.options else "environment"
             options[key] = {
@@ -586,9 +630,7 @@ def export_profiles(catalog: Catalog, site: str) -> list[dict]:
                     e: {
                         "display_name": catalog.title("environments", e),
                         "default": e == default,
-                        "kubespawner_override": (
-                            {"image": catalog.environments[e].image} if catalog.environments[e].image else {}
-                        )
+                        "kubespawner_override": {"image": catalog.environments[e].image}
                         | copy.deepcopy(catalog.environments[e].kubespawner_override),
                     }
                     for e in envs
@@ -629,4 +671,8 @@ def _option(opt) -> dict:
             "enabled": opt.unlisted_choice.enabled,
             **opt.unlisted_choice.model_dump(exclude_none=True, exclude_unset=True),
         }
+        if opt.unlisted_choice.validation_regex:  # KubeSpawner's re.match must not accept a mere prefix
+            out["unlisted_choice"]["validation_regex"] = regex_for_kubespawner(
+                opt.unlisted_choice.validation_regex
+            )
     return copy.deepcopy(out)
