@@ -124,9 +124,10 @@ _MIG = re.compile(r"(?:^|[\s_-])mig[\s-]+(\S+)$", re.IGNORECASE)
 def mig_profile(model: str) -> str | None:
     """The MIG profile a GPU-model key names, lower case, or None for a whole GPU.
 
-    Key format (what sites report in ``gpus_total``/``gpus_free``): NVML's name of a MIG device,
-    ``"<GPU name> MIG <profile>"``, e.g. ``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``; the GPU feature
-    discovery label form ``"A100-SXM4-40GB-MIG-1g.5gb"`` is read the same way."""
+    Key format (what sites report in ``gpus_total``/``gpus_free``): ``"<GPU model> MIG <profile>"``,
+    as ``sites/kubernetes/capacity.py`` writes it (``"A100 MIG 1g.10gb"``) and as NVML names a MIG
+    device (``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``); the GPU feature discovery label form
+    ``"A100-SXM4-40GB-MIG-1g.5gb"`` is read the same way."""
     match = _MIG.search(model)
     return match.group(1).lower() if match else None
 
