@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from ..catalog import Catalog
 from .base import BaseSite
-from .kubernetes import KubernetesSite
 from .local import LocalSite
 
-KINDS: dict[str, type[BaseSite]] = {"local": LocalSite, "kubernetes": KubernetesSite}
+
+def _kubernetes() -> type[BaseSite]:
+    # imported on first use: kubernetes_asyncio and kubespawner take seconds to import,
+    # which every CLI call and a hub with only local sites would otherwise pay
+    from .kubernetes import KubernetesSite
+
+    return KubernetesSite
+
+
+KINDS = {"local": lambda: LocalSite, "kubernetes": _kubernetes}
 
 
 class SiteRegistry:
@@ -20,7 +28,7 @@ class SiteRegistry:
         for name, spec in catalog.sites.items():
             site = self.sites.get(name)
             if site is None or site.kind != spec.kind:
-                self.sites[name] = KINDS[spec.kind](name, spec)
+                self.sites[name] = KINDS[spec.kind]()(name, spec)
             else:
                 site.spec = spec
         return {name: self.sites[name] for name in catalog.sites}
@@ -34,5 +42,5 @@ class SiteRegistry:
         if site is None:
             from ..catalog.model import Site
 
-            site = self.sites[name] = KINDS[kind](name, Site(kind=kind))
+            site = self.sites[name] = KINDS[kind]()(name, Site(kind=kind))
         return site
