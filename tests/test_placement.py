@@ -273,6 +273,8 @@ def test_usage_of_sums_user_and_groups():
     assert usage.group_gpus == {"ml": 3, "all": 2}
     assert usage.group_cpu == {"ml": 14, "all": 8}
     assert usage_of([], "x") == Usage()
+    only = usage_of(allocations, "alice", ["ml", "nope"])
+    assert (only.user_gpus, only.group_gpus, only.group_cpu) == (2, {"ml": 3}, {"ml": 14})
     assert usage_of(iter(allocations), "carol").user_gpus == 3
 
 
