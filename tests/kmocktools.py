@@ -172,3 +172,26 @@ class KMock:
 
     def patch_pod(self, namespace: str, name: str, body: dict) -> dict:
         return self.patch(f"/api/v1/namespaces/{namespace}/pods/{name}", body)
+
+    def list(self, resource: str, namespace: str | None) -> list[dict]:
+        """The live objects of a kind in a namespace (None: cluster-scoped), as the server holds them."""
+        plural = resource.rsplit("/", 1)[-1]
+
+        async def items():
+            return [
+                obj.raw
+                for (res, ns, _), obj in self.server.objects.items()
+                if res.plural == plural and ns == namespace and not obj.deleted
+            ]
+
+        return self._run(items())
+
+    def delete(self, resource: str, namespace: str | None, name: str) -> None:
+        """DELETE over HTTP (a controller removing an object; watchers see DELETED)."""
+        group = "api/v1" if resource.startswith("v1/") else f"apis/{resource.rsplit('/', 1)[0]}"
+        where = f"/namespaces/{namespace}" if namespace else ""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/{group}{where}/{resource.rsplit('/', 1)[-1]}/{name}",
+            method="DELETE",
+        )
+        urllib.request.urlopen(request, timeout=10).close()

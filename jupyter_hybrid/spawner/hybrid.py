@@ -301,6 +301,10 @@ class HybridSpawner(Spawner):
             raise
 
     async def progress(self):
+        # the hub asks for progress as soon as the spawn is pending, before start() has placed the
+        # server (options and site states are read first): wait for it, or the stream ends empty
+        while self.child is None and self._spawn_pending:
+            await asyncio.sleep(0.1)
         if self.placement_reasons:
             message = "Placement: " + "; ".join(self.placement_reasons)
             if self.placement_wait is not None:

@@ -22,6 +22,11 @@ from .client import SiteClient, install, using
 class UnschedulableError(RuntimeError):
     """The scheduler refused the pod and the site will not get room for it in time."""
 
+    def __init__(self, message: str):
+        super().__init__(message)
+        # JupyterHub shows only this attribute of a non-HTTP error to the REST caller (else a bare 500)
+        self.jupyterhub_message = message
+
 
 def unschedulable_message(pod: dict | None) -> str | None:
     """The scheduler's message if the pod is marked unschedulable, else None."""
