@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from jupyter_hybrid.catalog import CatalogError, load_catalog
+from jupyter_hybrid.service.gpu_culler import hub_service
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -82,19 +83,8 @@ if os.getuid() == 0:
 # Idle-GPU culler (jupyter_hybrid/service/gpu_culler.py): stops servers on GPU tiers whose GPUs stayed
 # under 10% for 30 minutes, after a 10-minute warning in the user's GPU panel. Dry run by default (it
 # only logs its decisions); act with e.g. JUPYTER_HYBRID_GPU_CULLER="--no-dry-run --idle-minutes 60".
-c.JupyterHub.services.append(
-    {
-        "name": "gpu-culler",
-        "command": [
-            sys.executable,
-            "-m",
-            "jupyter_hybrid.service.gpu_culler",
-            f"--catalog={CATALOG}",
-            f"--public-url={c.JupyterHub.bind_url}",
-            *shlex.split(env("JUPYTER_HYBRID_GPU_CULLER", "")),
-        ],
-    }
+culler, culler_role = hub_service(
+    CATALOG, c.JupyterHub.bind_url, shlex.split(env("JUPYTER_HYBRID_GPU_CULLER", ""))
 )
-c.JupyterHub.load_roles.append(
-    {"name": "gpu-culler", "services": ["gpu-culler"], "scopes": ["read:users", "servers", "access:servers"]}
-)
+c.JupyterHub.services.append(culler)
+c.JupyterHub.load_roles.append(culler_role)  # list:users, read:servers, delete:servers, access:servers

@@ -133,6 +133,30 @@ class FakeNVML:
 # `--ServerApp.jpserver_extensions="{'jupyter_hybrid': True, 'tests.gputools': True}"` swaps the
 # server's sampler for one over a simulated H100 whose driver buffer fills at 5 Hz (utilisation) and
 # 50 Hz (power), and whose process list holds the server's kernels (its child processes).
+#
+# Utilisation follows a slow sine (50 +- 45 %) unless $JUPYTER_HYBRID_TEST_GPU_UTIL (tests only) says
+# otherwise: a percent (constant), or the path of a file holding a percent, re-read at every sample so
+# a test can make an idle GPU busy while the server runs (tests/test_gpu_culler_hub.py).
+
+TEST_UTIL_ENV = "JUPYTER_HYBRID_TEST_GPU_UTIL"
+
+
+def _test_utilisation(now: float) -> int:
+    import math
+    import os
+
+    setting = os.environ.get(TEST_UTIL_ENV, "").strip()
+    if not setting:
+        return int(50 + 45 * math.sin(now / 5))
+    try:
+        return int(float(setting))
+    except ValueError:
+        pass
+    try:
+        with open(setting) as f:
+            return int(float(f.read().strip() or 0))
+    except (OSError, ValueError):
+        return 0  # no file (yet): an idle GPU
 
 
 def _jupyter_server_extension_points():
@@ -150,7 +174,7 @@ def _simulate(gpu: FakeGPU, stop) -> None:
     while not stop.wait(0.2):
         now = time.time()
         t = int(now * 1e6)
-        gpu.util_samples = [*gpu.util_samples[-100:], (t, int(50 + 45 * math.sin(now / 5)))]
+        gpu.util_samples = [*gpu.util_samples[-100:], (t, _test_utilisation(now))]
         gpu.power_samples = [
             *gpu.power_samples[-500:],
             *((t - i * 20_000, int(300_000 + 150_000 * math.sin(now / 5))) for i in range(9, -1, -1)),
@@ -181,3 +205,26 @@ def _load_jupyter_server_extension(serverapp):
         serverapp.log.info("tests.gputools: simulated GPU in place")
 
     IOLoop.current().add_callback(swap)  # after every extension (jupyter_hybrid too) has loaded
+
+
+# ---- a hub whose local site has GPUs (tests only) -------------------------------------------------
+
+
+def use_simulated_gpu_sites(count: int = 4) -> None:
+    """Make every ``kind: local`` site of this hub process report ``count`` simulated H100s.
+
+    Called from a test hub's overlay config (tests/test_gpu_culler_hub.py), so that placement
+    accepts GPU tiers on a machine without a GPU. Only the site's device list changes: reservation,
+    ``CUDA_VISIBLE_DEVICES`` and process handling stay the real LocalSite's.
+    """
+    from jupyter_hybrid.gpu.devices import GpuDevice
+    from jupyter_hybrid.sites import registry
+    from jupyter_hybrid.sites.local import LocalSite
+
+    devices = [GpuDevice(i, f"GPU-simulated-{i}", FakeGPU.name, FakeGPU.memory_total) for i in range(count)]
+
+    class SimulatedGpuLocalSite(LocalSite):
+        def _gpus(self):
+            return list(devices), None
+
+    registry.KINDS["local"] = lambda: SimulatedGpuLocalSite

@@ -6,8 +6,9 @@ and decides (``idle.decide``): keep, warn (a notice in the user's GPU panel, POS
 ``/jupyter-hybrid/gpu/notices``), or stop (hub API). Every decision is logged. ``--dry-run`` (the
 default) logs what it would do and touches nothing.
 
-Scopes it needs (hub_config/jupyterhub_config.py): read:users (list servers and their
-user_options), servers (stop them), access:servers (call the users' servers).
+Scopes it needs (``SCOPES``, granted by ``hub_service()`` in hub_config/jupyterhub_config.py):
+list:users (``GET /users``), read:servers (their servers and user_options), delete:servers (stop
+them), access:servers (call the users' servers with the service's token).
 
     python -m jupyter_hybrid.service.gpu_culler --catalog hub_config/catalog.yaml --no-dry-run
 """
@@ -17,8 +18,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
-from urllib.parse import quote
+from collections.abc import Iterator
+from urllib.parse import quote, urljoin
 
 import requests
 
@@ -26,6 +29,26 @@ from ..catalog import load_catalog
 from .idle import Policy, Watch, decide, gpu_tier, observe, servers
 
 log = logging.getLogger("jupyter_hybrid.gpu_culler")
+
+#: what the service's role must grant (GET /users needs list:users since JupyterHub 5; the server
+#: models need read:servers; stopping needs delete:servers; the GPU endpoints need access:servers)
+SCOPES = ["list:users", "read:servers", "delete:servers", "access:servers"]
+
+
+def hub_service(catalog: str, public_url: str, args=(), name: str = "gpu-culler") -> tuple[dict, dict]:
+    """The JupyterHub service entry and role of the culler, for ``c.JupyterHub.services``/``load_roles``."""
+    command = [sys.executable, "-m", "jupyter_hybrid.service.gpu_culler", f"--catalog={catalog}"]
+    command += [f"--public-url={public_url}", *args]
+    return {"name": name, "command": command}, {"name": name, "services": [name], "scopes": list(SCOPES)}
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: "45 seconds", "10 minutes", "1.5 hours"."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
 
 
 class Culler:
@@ -43,10 +66,8 @@ class Culler:
 
     def check(self, now: float | None = None) -> dict[str, str]:
         """One pass over the hub's servers; returns {user/server: action} (for tests and logs)."""
-        r = self.http.get(f"{self.api_url}/users", params={"state": "ready"}, timeout=30)
-        r.raise_for_status()
         seen, actions = set(), {}
-        for user, name, server in servers(r.json()):
+        for user, name, server in servers(self.users()):
             key = f"{user}/{name}"
             tier = gpu_tier(self.catalog, server.get("user_options"), server.get("state"))
             if tier is None:
@@ -57,8 +78,37 @@ class Culler:
             del self.watches[gone]
         return actions
 
+    def users(self) -> Iterator[dict]:
+        """Every user with a ready server, page after page (the hub answers 50 users a page by default)."""
+        params = {"state": "ready", "offset": 0}
+        headers = {"Accept": "application/jupyterhub-pagination+json"}
+        while True:
+            r = self.http.get(f"{self.api_url}/users", params=params, headers=headers, timeout=30)
+            if r.status_code == 403:
+                raise PermissionError(
+                    f"GET /users: 403 {r.text[:200]}. Grant the culler's role the scopes {SCOPES}"
+                )
+            r.raise_for_status()
+            page = r.json()
+            if isinstance(page, list):  # a hub without pagination
+                yield from page
+                return
+            yield from page["items"]
+            following = (page.get("_pagination") or {}).get("next")
+            if not following:
+                return
+            params["offset"] = following["offset"]
+
+    def server_url(self, server: dict) -> str:
+        """The server's base URL through the proxy: its full_url (subdomains) or public URL + its path.
+
+        ``url`` already holds the hub's base_url (``/prefix/user/NAME/``), so it replaces the public
+        URL's path rather than being appended to it.
+        """
+        return server.get("full_url") or urljoin(self.public_url + "/", server["url"])
+
     def check_server(self, key: str, user: str, name: str, server: dict, tier: str, now: float | None) -> str:
-        url = f"{self.public_url}{server['url']}jupyter-hybrid/gpu"
+        url = f"{self.server_url(server).rstrip('/')}/jupyter-hybrid/gpu"
         watch = self.watches.get(key)
         since = watch.cursor if watch else (now or time.time()) - self.policy.idle_seconds
         try:
@@ -72,10 +122,15 @@ class Culler:
         if not state.get("available"):
             log.info("%s tier=%s action=keep: the server reports no GPU (%s)", key, tier, state.get("reason"))
             return "keep"
+        was_warned = watch is not None and watch.warned_at is not None
         watch = self.watches[key] = observe(watch, state.get("history") or {}, now, self.policy.threshold)
         decision = decide(watch, now, self.policy)
         prefix = "dry-run, would " if self.dry_run and decision.action in ("warn", "stop") else ""
         log.info("%s tier=%s action=%s%s: %s", key, tier, prefix, decision.action, decision.reason)
+        if was_warned and watch.warned_at is None:  # busy again: the stop is called off
+            log.info("%s tier=%s: GPUs busy again, warning withdrawn", key, tier)
+            if not self.dry_run:
+                self.notify(url, "Your GPUs are busy again: this server will not be stopped.", "info")
         if decision.action == "warn":
             watch.warned_at = now  # in dry-run too: the log then shows when it would stop
             if not self.dry_run:
@@ -86,27 +141,28 @@ class Culler:
         return decision.action
 
     def warn(self, url: str, decision) -> None:
-        minutes = self.policy.warn_seconds / 60
         message = (
             f"Your GPUs have been under {self.policy.threshold:g}% utilisation for "
-            f"{decision.idle_seconds / 60:.0f} minutes. This server will be stopped in {minutes:.0f} minutes "
-            "unless they get busy again. Save your work."
+            f"{duration(decision.idle_seconds)}. This server will be stopped in "
+            f"{duration(self.policy.warn_seconds)} unless they get busy again. Save your work."
         )
-        body = {
-            "message": message,
-            "level": "warning",
-            "source": "gpu-culler",
-            "ttl": self.policy.warn_seconds,
-        }
+        self.notify(url, message, "warning")
+
+    def notify(self, url: str, message: str, level: str) -> None:
+        """A notice in the user's GPU panel, shown for the warning time."""
+        body = {"message": message, "level": level, "source": "gpu-culler", "ttl": self.policy.warn_seconds}
         try:
             self.http.post(f"{url}/notices", json=body, timeout=30).raise_for_status()
         except requests.RequestException as e:
-            log.warning("could not post the warning to %s: %s", url, e)
+            log.warning("could not post a notice to %s: %s", url, e)
 
     def stop(self, user: str, name: str) -> None:
-        path = f"/users/{quote(user)}/servers/{quote(name)}" if name else f"/users/{quote(user)}/server"
+        u, n = quote(user, safe=""), quote(name, safe="")
+        path = f"/users/{u}/servers/{n}" if name else f"/users/{u}/server"
         r = self.http.delete(f"{self.api_url}{path}", timeout=60)
-        if r.status_code not in (202, 204):
+        if r.status_code in (202, 204):
+            log.info("%s/%s: stop requested (hub answered %s)", user, name, r.status_code)
+        else:
             log.warning("stopping %s/%s failed: %s %s", user, name, r.status_code, r.text[:200])
 
 
@@ -160,6 +216,8 @@ def main(argv=None) -> None:
     while True:
         try:
             culler.check()
+        except PermissionError as e:
+            log.error("%s", e)
         except requests.RequestException as e:
             log.warning("hub API unreachable: %s", e)
         time.sleep(args.interval)
