@@ -140,7 +140,9 @@ def schedule(pod: dict, nodes: list[dict], pods: list[dict]) -> tuple[str | None
                     why.append(f"node(s) had untolerated taint {{{taint['key']}: {taint.get('value', '')}}}")
             allocatable = (node.get("status") or {}).get("allocatable") or {}
             taken = used.get(name, {})
-            for resource, amount in sorted(wants.items()):
+            # filters run in order and a node stops at the first that fails (taints, then resources);
+            # the resource filter names every resource that is short
+            for resource, amount in sorted(wants.items()) if not why else ():
                 free = parse_quantity(allocatable.get(resource, 0)) - taken.get(resource, 0.0)
                 if amount > 0 and amount > free + 1e-9:
                     why.append(f"Insufficient {resource}")

@@ -19,7 +19,7 @@ import yaml
 from .hubtools import TOKEN, Hub, free_port
 from .kmocktools import KMock
 from .kubefixtures import node, pod
-from .kubelet import Kubelet
+from .kubelet import Kubelet, schedule
 
 pytestmark = [
     pytest.mark.hub,
@@ -91,6 +91,7 @@ def hub_config(port: int) -> str:
             f"c.KubeSpawner.port = {port}",
             "c.KubeSpawner.k8s_api_request_retry_timeout = 10",
             f"c.Spawner.start_timeout = {START_TIMEOUT}",
+            "c.Spawner.poll_interval = 1",  # seconds: notice a dead server quickly
         ]
     )
 
@@ -191,6 +192,33 @@ def stop(hub: Hub, user: str, server: str = "") -> None:
 # --- tests -----------------------------------------------------------------------------------------
 
 
+def test_the_emulated_scheduler_binds_where_the_real_one_would():
+    """The emulator's own rules (so the hub tests below rest on a scheduler that can say no)."""
+    taint = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    nodes = [
+        node("cpu-1", cpu="8", memory="32Gi"),
+        node("gpu-1", cpu="16", memory="64Gi", gpus=2, labels={"pool": "a100"}, taints=[taint]),
+    ]
+    gpu_pod = pod("p", phase="Pending", gpus=1, spec={"nodeSelector": {"pool": "a100"}})
+    assert schedule(gpu_pod, nodes, []) == (
+        None,
+        "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+        "1 node(s) had untolerated taint {nvidia.com/gpu: present}.",
+    )
+    gpu_pod["spec"]["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert schedule(gpu_pod, nodes, []) == ("gpu-1", "")
+    running = [pod(f"r{i}", node="gpu-1", gpus=1) for i in range(2)]
+    assert "1 Insufficient nvidia.com/gpu" in schedule(gpu_pod, nodes, running)[1]
+    finished = [pod(f"r{i}", node="gpu-1", gpus=1, phase="Succeeded") for i in range(2)]
+    assert schedule(gpu_pod, nodes, finished) == ("gpu-1", "")  # finished pods hold nothing
+    big = pod("big", phase="Pending", cpu="12")
+    assert schedule(big, nodes, []) == (
+        None,
+        "0/2 nodes are available: 1 Insufficient cpu, "
+        "1 node(s) had untolerated taint {nvidia.com/gpu: present}.",
+    )
+
+
 def test_spawn_form_shows_the_kubernetes_site_with_live_gpus_and_price(hub, cluster):
     s = hub.login("fiona")
     form = s.get(f"{hub.url}/hub/spawn", timeout=30)
@@ -275,6 +303,30 @@ def test_a_second_gpu_server_over_the_user_quota_is_refused(hub, cluster):
     finally:
         stop(hub, "quinn")
     wait_until(lambda: not server_pods(cluster[0]), 15, "pod deleted")
+
+
+def test_a_server_that_dies_in_its_pod_is_reported_stopped_and_its_pod_removed(hub, cluster):
+    k8s, kubelet = cluster
+    hub.api("POST", "/users/dora")
+    r = hub.api("POST", "/users/dora/server", json={"tier": "gpu-1"})
+    assert r.status_code in (201, 202), r.text
+    assert progress(hub, "dora")[-1].get("ready")
+    (proc,) = singleuser("dora")
+    proc.kill()  # the container crashes: the kubelet marks the pod Failed
+    wait_until(
+        lambda: (
+            (k8s.get("v1/pods", NS, "jupyter-dora") or {}).get("status", {}).get("phase") in (None, "Failed")
+        ),
+        15,
+        "pod Failed",
+    )
+    wait_until(lambda: "" not in user_servers(hub, "dora"), 30, "the hub saw the server stop")
+    wait_until(lambda: not server_pods(k8s), 30, "the failed pod deleted")
+    # the GPU is free again: the same user starts another GPU server
+    r = hub.api("POST", "/users/dora/server", json={"tier": "gpu-1"})
+    assert r.status_code in (201, 202), r.text
+    assert progress(hub, "dora")[-1].get("ready")
+    stop(hub, "dora")
 
 
 def test_unschedulable_pod_fails_fast_with_the_schedulers_message(hub, cluster, catalog):
