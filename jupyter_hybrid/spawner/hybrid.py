@@ -294,7 +294,12 @@ class HybridSpawner(Spawner):
                 overrides=option_overrides(tier, choice.options),
             )
             self.child, self.choice, self.site_name, self.allocation = child, choice, site_name, allocation
-            return await child.start()
+            try:
+                return await child.start()
+            except CapacityError as e:  # e.g. the cluster's scheduler found no node: full now, not a bug
+                raise web.HTTPError(
+                    503, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}"
+                ) from None
         except BaseException:
             site.release(self._key)
             self.child = self.choice = self.site_name = self.allocation = None

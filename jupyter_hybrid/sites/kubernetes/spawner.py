@@ -16,16 +16,14 @@ import contextlib
 from kubespawner import KubeSpawner
 from traitlets import Float
 
+from ..base import CapacityError
 from .client import SiteClient, install, using
 
 
-class UnschedulableError(RuntimeError):
-    """The scheduler refused the pod and the site will not get room for it in time."""
+class UnschedulableError(CapacityError):
+    """The scheduler refused the pod and the site will not get room for it in time.
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        # JupyterHub shows only this attribute of a non-HTTP error to the REST caller (else a bare 500)
-        self.jupyterhub_message = message
+    A CapacityError: HybridSpawner answers it with 503 and this message (the cluster is full now)."""
 
 
 def unschedulable_message(pod: dict | None) -> str | None:
