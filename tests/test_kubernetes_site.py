@@ -200,13 +200,18 @@ def test_conflicting_pod_is_replaced(k8s):
             NS,
             pod(child.pod_name, node="cpu-1", namespace=NS, metadata={"labels": {"stale": "yes"}}),
         )
+        # kmock's watch does not replay from a resourceVersion as the API server does: a DELETED
+        # between the reflector's list and its watch would be missed until the watch restarts.
+        # Let the pod watch settle first, as it has on a hub that has been up a while.
+        await child._start_watching_pods()
+        await asyncio.sleep(1)
         start = asyncio.ensure_future(child.start())
 
         def recreated():
             now = k8s.get("v1/pods", NS, child.pod_name)
             return now is not None and "stale" not in (now["metadata"].get("labels") or {})
 
-        await wait_for(recreated, 20)
+        await wait_for(recreated, 60)
         run_pod(k8s, child.pod_name, ip="10.244.1.9")
         assert await asyncio.wait_for(start, 15) == "http://10.244.1.9:8888"
         versions = k8s.history("v1/pods", NS, child.pod_name)

@@ -132,16 +132,17 @@ def mig_profile(model: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _wanted_profile(tier: Tier) -> str | None:
-    return tier.mig.lower().removeprefix("mig-") if tier.mig else None
+def model_serves(model: str, gpu_model: str | None, mig: str | None) -> bool:
+    """Whether one unit of ``model`` (a GPU-model key) serves a tier asking for ``gpu_model``
+    (substring, any case) and ``mig``: a MIG slice of that profile for MIG tiers, a whole GPU else.
+    The one matching rule: sites use it too when they pick devices or node labels."""
+    if gpu_model and gpu_model.lower() not in model.lower():
+        return False
+    return mig_profile(model) == (mig.lower().removeprefix("mig-") if mig else None)
 
 
 def gpu_matches(tier: Tier, model: str) -> bool:
-    """Whether one unit of ``model`` serves ``tier``: the model names the tier's ``gpu_model``
-    (substring, any case) and is a MIG slice of the tier's profile for MIG tiers, a whole GPU else."""
-    if tier.gpu_model and tier.gpu_model.lower() not in model.lower():
-        return False
-    return mig_profile(model) == _wanted_profile(tier)
+    return model_serves(model, tier.gpu_model, tier.mig)
 
 
 def matching(tier: Tier, counts: dict[str, int]) -> int:

@@ -15,6 +15,7 @@ import psutil
 
 from ..catalog import Environment, Tier
 from ..gpu.devices import detect_gpus
+from ..placement.rules import model_serves
 from .base import Allocation, BaseSite, CapacityError, SiteState
 from .datasets import local_dataset_env
 
@@ -24,10 +25,6 @@ def _cores() -> float:
         return float(len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return float(os.cpu_count() or 1)
-
-
-def _matches(model: str, wanted: str | None) -> bool:
-    return wanted is None or wanted.lower() in model.lower()
 
 
 def environment_prefix(env: Environment | None) -> Path:
@@ -90,7 +87,11 @@ class LocalSite(BaseSite):
         if tier.gpu:
             devices, reason = self._gpus()
             used = {i for k, a in self.allocations.items() if k != key for i in a.gpus}
-            free = [d.index for d in devices if d.index not in used and _matches(d.model, tier.gpu_model)]
+            free = [
+                d.index
+                for d in devices
+                if d.index not in used and model_serves(d.model, tier.gpu_model, tier.mig)
+            ]
             if len(free) < tier.gpu:
                 model = f" {tier.gpu_model}" if tier.gpu_model else ""
                 why = reason or f"{len(free)} free"

@@ -9,8 +9,8 @@ to them, node by node (as the scheduler counts). GPUs are counted per *model key
 - MIG slices (GPU operator, mixed strategy): every ``nvidia.com/mig-<profile>`` resource the node
   offers is counted under ``"<model> MIG <profile>"``, e.g. ``"A100 MIG 1g.10gb"``.
 
-``tier_keys`` is the matching rule: a tier with ``mig`` uses only the keys ending in
-``" MIG <mig>"``, a tier without uses only keys without ``" MIG "``; ``gpu_model`` is a
+``tier_keys`` applies placement's matching rule (``placement.rules.model_serves``): a tier with
+``mig`` uses only the MIG keys of that profile, a tier without only whole GPUs; ``gpu_model`` is a
 case-insensitive substring of the key.
 """
 
@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...placement.rules import model_serves
 from ..base import SiteState
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -102,18 +103,8 @@ def mig_key(model: str, profile: str) -> str:
 
 
 def tier_keys(keys, gpu_model: str | None, mig: str | None) -> list[str]:
-    """The GPU model keys a tier may use (see the module docstring)."""
-    out = []
-    for key in keys:
-        if mig:
-            if not key.endswith(f" MIG {mig}"):
-                continue
-        elif " MIG " in key:
-            continue
-        if gpu_model and gpu_model.lower() not in key.lower():
-            continue
-        out.append(key)
-    return out
+    """The GPU model keys a tier may use (placement's matching rule, see the module docstring)."""
+    return [key for key in keys if model_serves(key, gpu_model, mig)]
 
 
 @dataclass
