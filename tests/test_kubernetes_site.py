@@ -56,11 +56,9 @@ def k8s(tmp_path):
         yield server
 
 
-def make_site(cat, **attrs):
-    site = KubernetesSite("onprem", cat.sites["onprem"])
-    for k, v in attrs.items():
-        setattr(site, k, v)
-    return site
+def make_site(cat, **spec):
+    """The site ``onprem`` of ``cat``, with catalog keys such as request_timeout changed."""
+    return KubernetesSite("onprem", cat.sites["onprem"].model_copy(update=spec))
 
 
 class User(SimpleNamespace):

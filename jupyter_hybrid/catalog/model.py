@@ -55,6 +55,8 @@ class GPUModel(_Strict):
 
 _KUBERNETES_ONLY = (
     "provision_seconds",
+    "request_timeout",
+    "unreachable_grace_seconds",
     "context",
     "kubeconfig",
     "in_cluster",
@@ -89,6 +91,12 @@ class Site(_Strict):
         None, description="kubeconfig file; default: $KUBECONFIG or ~/.kube/config"
     )
     in_cluster: bool = Field(False, description="use the service account of the pod the hub runs in")
+    request_timeout: float = Field(
+        10.0, gt=0, description="seconds one API request may take before the site counts as unreachable"
+    )
+    unreachable_grace_seconds: float = Field(
+        300.0, ge=0, description="seconds the API may stay unreachable before its servers count as stopped"
+    )
     namespace: str = "default"
     gpu_models: dict[str, GPUModel] = Field(
         default_factory=dict,

@@ -54,10 +54,17 @@ def error_text(e: BaseException, timeout: float) -> str:
 
 class KubernetesSite(BaseSite):
     kind = "kubernetes"
-    #: seconds one read of nodes/pods (or one pod) may take before the site counts as unreachable
-    request_timeout = 10.0
-    #: seconds the API may stay unreachable before a server on this site is reported stopped
-    unreachable_grace_seconds = 300.0
+
+    @property
+    def request_timeout(self) -> float:
+        """Catalog ``request_timeout``: seconds one API read may take before the site is unreachable."""
+        return self.spec.request_timeout
+
+    @property
+    def unreachable_grace_seconds(self) -> float:
+        """Catalog ``unreachable_grace_seconds``: how long the API may stay unreachable before a
+        server on this site is reported stopped."""
+        return self.spec.unreachable_grace_seconds
 
     def __init__(self, name, spec):
         super().__init__(name, spec)
