@@ -111,7 +111,9 @@ class Site(_Strict):
         if self.kind == "local":
             wrong = [k for k in _KUBERNETES_ONLY if k in self.model_fields_set]
             if wrong:
-                raise ValueError(f"{', '.join(wrong)} apply only to sites of kind 'kubernetes'")
+                raise ValueError(
+                    f"only kubernetes sites take {', '.join(wrong)}; set 'kind: kubernetes' or remove them"
+                )
         return self
 
     def price(self, tier: str) -> float:
