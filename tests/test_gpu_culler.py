@@ -98,16 +98,6 @@ def test_dry_run_is_the_default():
     assert parse_args(["--catalog", "c.yaml", "--no-dry-run"]).dry_run is False
 
 
-@pytest.fixture
-def jp_server_config(jp_server_config):
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_hybrid": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        }
-    }
-
-
 @pytest.mark.parametrize("dry_run", [True, False])
 async def test_culler_reads_a_real_server_and_warns_through_it(
     jp_serverapp, jp_fetch, jp_http_port, jp_base_url, dry_run, caplog

@@ -22,17 +22,6 @@ from .gputools import FakeGPU, FakeNVML
 T0 = time.time()
 
 
-@pytest.fixture
-def jp_server_config(jp_server_config):
-    # allow_unauthenticated_access=False: a handler without @web.authenticated fails the test
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_hybrid": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        }
-    }
-
-
 def use_fake(serverapp, gpus: list[FakeGPU]) -> GpuSampler:
     sampler = GpuSampler(nvml=FakeNVML(gpus))
     assert sampler.open()

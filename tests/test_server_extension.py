@@ -10,18 +10,6 @@ from tornado.httpclient import HTTPClientError
 from jupyter_hybrid.server.info import NOT_UNDER_HUB, server_info
 
 
-@pytest.fixture
-def jp_server_config(jp_server_config):
-    # allow_unauthenticated_access=False makes jupyter-server warn (JupyterServerAuthWarning, an
-    # error under our pytest config) about any of our handlers that lacks @web.authenticated
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_hybrid": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        }
-    }
-
-
 async def test_info_outside_a_hub(jp_fetch, monkeypatch):
     for var in ("JUPYTER_HYBRID_TIER", "JUPYTER_HYBRID_SITE", "JUPYTER_HYBRID_ENVIRONMENT"):
         monkeypatch.delenv(var, raising=False)

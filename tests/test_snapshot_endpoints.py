@@ -13,20 +13,6 @@ from tornado.httpclient import HTTPClientError
 from jupyter_hybrid.snapshots.model import Snapshot
 
 
-@pytest.fixture
-def jp_server_config(jp_server_config, tmp_path):
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_hybrid": True, "jupyter_server_terminals": False},
-            "allow_unauthenticated_access": False,
-        },
-        "HybridServerApp": {
-            "db_url": f"sqlite:///{tmp_path / 'hybrid.sqlite'}",
-            "envs_dir": str(tmp_path / "envs"),
-        },
-    }
-
-
 async def call(jp_fetch, *parts, method="GET", body=None, **kwargs):
     if body is not None:
         kwargs["body"] = json.dumps(body)
