@@ -170,6 +170,7 @@ def test_hybrid_spawn_form_in_the_browser(hub, cluster, page, artifacts):
         assert page.url.split("?")[0] == f"{hub.url}/hub/spawn"
         assert free.evaluate("e => e.matches(':invalid') && !e.form.checkValidity()")
         assert free.evaluate("e => e.validationMessage"), "the browser says nothing about the pattern"
+    page.screenshot(path=artifacts / "spawn-form-hybrid-invalid.png", full_page=True)
     assert user_servers(hub, USER) == {} and server_pods(k8s) == []
 
     # ... and posted past the browser (with the form's xsrf token) the hub answers 400 naming it
@@ -201,6 +202,8 @@ def test_hybrid_spawn_form_in_the_browser(hub, cluster, page, artifacts):
         page.wait_for_url(f"**/hub/spawn-pending/{USER}**", timeout=30_000)
         event = page.locator("#progress-log .progress-log-event", has_text="Placement:")
         event.wait_for(state="attached", timeout=60_000)
+        page.locator("#progress-details").evaluate("e => e.open = true")
+        page.screenshot(path=artifacts / "spawn-pending-hybrid.png")
         placement = event.text_content()
         assert f"{SITE} chosen: cheapest cloud site with capacity" in placement, placement
         assert "local: dataset 'claims' may only be processed in eu-*" in placement, placement
