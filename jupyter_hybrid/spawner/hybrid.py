@@ -35,6 +35,14 @@ _LOGGED: dict[str, str] = {}  # site -> the error last logged for it (each error
 PLACEMENT_RETRIES = 3
 
 
+def user_error(status: int, message: str) -> web.HTTPError:
+    """An HTTP error whose message the hub shows as it is (form, REST and progress page), not
+    wrapped in "HTTP 400: Bad Request (...)"."""
+    error = web.HTTPError(status, message)
+    error.jupyterhub_message = message
+    return error
+
+
 def _catalog_file(path: str) -> CatalogFile:
     if path not in _CATALOGS:
         _CATALOGS[path] = CatalogFile(path)
@@ -218,7 +226,7 @@ class HybridSpawner(Spawner):
         try:
             options = options_from_form(form_data, spawner.catalog)
         except OptionsError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise user_error(400, str(e)) from None
         await spawner.resolve(options)  # refuse a bad choice now, with the form shown again
         return options
 
@@ -242,14 +250,14 @@ class HybridSpawner(Spawner):
         try:
             choice = validate_options(catalog, user_options, groups)
         except OptionsError as e:
-            raise web.HTTPError(400, str(e)) from None
+            raise user_error(400, str(e)) from None
         states = await self.site_states()
         usage = self.usage()
         request = Request(self.user.name, groups, choice.tier, choice.environment, choice.datasets, usage)
         decision = place_with_environment(catalog, request, states, self.environment_problems(catalog))
         if decision.site is None:
             tier = catalog.title("tiers", choice.tier)
-            raise web.HTTPError(400, f"{tier} cannot start now: {'; '.join(decision.reasons)}")
+            raise user_error(400, f"{tier} cannot start now: {'; '.join(decision.reasons)}")
         return Resolution(choice, decision, usage)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -262,7 +270,7 @@ class HybridSpawner(Spawner):
         while self.usage() != resolution.usage:  # others started servers meanwhile: decide again
             tries += 1
             if tries > PLACEMENT_RETRIES:
-                raise web.HTTPError(503, "Many servers are starting at once; try again in a moment")
+                raise user_error(503, "Many servers are starting at once; try again in a moment")
             resolution = await self.resolve(options)
         # no await from the usage check above to reserve() below: quotas hold under concurrent spawns
         choice, site_name, catalog = resolution.choice, resolution.site, self.catalog
@@ -271,7 +279,7 @@ class HybridSpawner(Spawner):
         try:
             allocation = site.reserve(self._key, tier)
         except CapacityError as e:
-            raise web.HTTPError(400, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}") from None
+            raise user_error(400, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}") from None
         allocation.user, allocation.groups = self.user.name, sorted(self._groups())
         self.placement_reasons = resolution.decision.reasons
         self.placement_wait = resolution.decision.wait_seconds
@@ -282,7 +290,7 @@ class HybridSpawner(Spawner):
             for name in choice.datasets:
                 location = catalog.datasets[name].locations.get(site_name)
                 if location is None:  # placement checks this; the catalog may have changed since
-                    raise web.HTTPError(400, f"dataset {name!r} has no location on {site_name}; try again")
+                    raise user_error(400, f"dataset {name!r} has no location on {site_name}; try again")
                 datasets[name] = location
             child = site.server_spawner(
                 self,

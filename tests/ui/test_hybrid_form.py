@@ -188,7 +188,8 @@ def test_hybrid_spawn_form_in_the_browser(hub, cluster, page, artifacts):
     body = html.unescape(r.text())
     error = re.search(r'<p class="spawn-error-msg[^"]*">(.*?)</p>', body, re.S)
     assert error, body[:3000]
-    # JupyterHub words it "Error: HTTP 400: Bad Request (...)"; the part a person acts on is ours
+    # our message as it is, not wrapped in "HTTP 400: Bad Request (...)"
+    assert "Bad Request" not in error.group(1), error.group(1)
     assert f"option 'image': {IMAGE_HINT}" in error.group(1), error.group(1)
     assert 'id="spawn_form"' in body  # the form again, to correct the value
     assert user_servers(hub, USER) == {} and server_pods(k8s) == []
