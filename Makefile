@@ -36,6 +36,9 @@ $(STAMPS)/venv:
 
 # the editable install runs `jlpm install` and builds the labextension (hatch-jupyter-builder)
 $(STAMPS)/python: $(STAMPS)/venv pyproject.toml package.json yarn.lock
+	@# `labextension develop` (below) links the venv's copy to our build folder: a later pip install
+	@# would write install.json through that link into the build folder, and the next one then fails
+	rm -rf $(VENV)/share/jupyter/labextensions/jupyter-hybrid jupyter_hybrid/labextension/install.json
 	$(PY) -m pip install -q -e ".[test]"
 	$(BIN)/jupyter labextension develop --overwrite .
 	$(BIN)/jlpm install
