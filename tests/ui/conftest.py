@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import subprocess
@@ -66,20 +67,20 @@ def jp_server_cleanup():
     yield
 
 
-@pytest.fixture
-def plain_lab(tmp_path):
-    """`jupyter lab` without a hub: fresh jupyter dirs (no saved workspace) and its own snapshot
-    database. Yields ``(url, db_url, owner)``; owner is the user the server stores snapshots for."""
+@contextlib.contextmanager
+def run_lab(tmp_path, args=(), env=None, ready_line=None):
+    """`jupyter lab` without a hub: fresh jupyter dirs (no saved workspace), its own snapshot
+    database, output in ``tmp_path/lab.log``. Yields ``(base_url, token)`` once it answers (and,
+    with ``ready_line``, once that line is in its log)."""
     port, token = free_port(), "ui-test-token-0123456789"
     log_path = tmp_path / "lab.log"
-    log = open(log_path, "wb")
     root = tmp_path / "root"
     root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
     for name in ("CONFIG", "DATA", "RUNTIME"):
-        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
-    db_url = env["JUPYTER_HYBRID_DB_URL"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
-    owner = getpass.getuser()  # what the server extension uses outside a hub
+        full_env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
+    full_env["JUPYTER_HYBRID_DB_URL"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
+    full_env.update(env or {})
     cmd = [
         sys.executable,
         "-m",
@@ -89,27 +90,40 @@ def plain_lab(tmp_path):
         f"--port={port}",
         f"--ServerApp.token={token}",
         f"--ServerApp.root_dir={root}",
-        "--allow-root",
-    ]  # CI and dev containers run as root; Jupyter refuses root without it
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        *args,
+        "--allow-root",  # CI and dev containers run as root; Jupyter refuses root without it
+    ]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
-        yield f"{base}/lab?token={token}", db_url, owner
-    finally:
-        proc.terminate()
+
+    def answers() -> bool:
+        if ready_line and ready_line not in log_path.read_text():
+            return False
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            return requests.get(f"{base}/api/status?token={token}", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 60
+            while not answers():
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+            yield base, token
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def plain_lab(tmp_path):
+    """A plain `jupyter lab` (see run_lab). Yields ``(url, db_url, owner)``; owner is the user the
+    server stores snapshots for outside a hub."""
+    with run_lab(tmp_path) as (base, token):
+        yield f"{base}/lab?token={token}", f"sqlite:///{tmp_path / 'hybrid.sqlite'}", getpass.getuser()

@@ -7,17 +7,13 @@ Screenshots: ui-artifacts/gpu-panel-no-gpu.png, ui-artifacts/gpu-panel.png.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-
 import pytest
 import requests
 
 from jupyter_hybrid.gpu.devices import detect_gpus
 
-from ..hubtools import ROOT, free_port
+from ..hubtools import ROOT
+from .conftest import run_lab
 from .test_browser import LAB_TIMEOUT_MS
 
 pytestmark = pytest.mark.ui
@@ -53,45 +49,13 @@ def test_gpu_panel_without_a_gpu(plain_lab, page, artifacts, tmp_path):
 @pytest.fixture
 def simulated_gpu_lab(tmp_path):
     """`jupyter lab` whose sampler reads a simulated H100 (tests/gputools.py); yields (base, token)."""
-    port, token = free_port(), "ui-test-token-0123456789"
-    root = tmp_path / "root"
-    root.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
-    for name in ("CONFIG", "DATA", "RUNTIME"):
-        env[f"JUPYTER_{name}_DIR"] = str(tmp_path / name.lower())
-    env["JUPYTER_HYBRID_DB_URL"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}"
-    env["PYTHONPATH"] = str(ROOT)  # tests.gputools, the simulating server extension
-    log_path = tmp_path / "lab.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        f"--port={port}",
-        f"--ServerApp.token={token}",
-        f"--ServerApp.root_dir={root}",
+    args = (
         "--ServerApp.jpserver_extensions={'jupyter_hybrid': True, 'tests.gputools': True}",
         "--GpuSampler.interval=0.5",
-        "--allow-root",
-    ]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while "simulated GPU in place" not in log_path.read_text():
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
-            yield base, token
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    )
+    env = {"PYTHONPATH": str(ROOT)}  # tests.gputools, the simulating server extension
+    with run_lab(tmp_path, args, env, ready_line="simulated GPU in place") as lab:
+        yield lab
 
 
 def test_gpu_panel_charts_and_memory_by_notebook(simulated_gpu_lab, page, artifacts):
