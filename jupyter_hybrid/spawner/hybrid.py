@@ -305,7 +305,7 @@ class HybridSpawner(Spawner):
             try:
                 return await child.start()
             except CapacityError as e:  # e.g. the cluster's scheduler found no node: full now, not a bug
-                raise web.HTTPError(
+                raise user_error(
                     503, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}"
                 ) from None
         except BaseException:
