@@ -23,6 +23,8 @@ import uuid
 from pathlib import Path
 
 import aiohttp.test_utils
+import aiohttp.web_runner
+import aiohttp.web_server
 import kmock
 from kmock._internal import enums
 
@@ -55,8 +57,11 @@ class ApiServer(kmock.KubernetesEmulator):
 class _HttpServer(aiohttp.test_utils.RawTestServer):
     """Closes at once: open watch streams would hold the default 60 s shutdown."""
 
-    async def _make_runner(self, **kwargs):
-        return await super()._make_runner(shutdown_timeout=0.2, **kwargs)
+    async def _make_runner(self, debug=True, **kwargs):
+        # shutdown_timeout belongs to the runner only: aiohttp's own RawTestServer would also pass it
+        # to every request handler, which warns on each request and falls back
+        server = aiohttp.web_server.Server(self._handler, loop=self._loop, debug=debug, **kwargs)
+        return aiohttp.web_runner.ServerRunner(server, debug=debug, shutdown_timeout=0.2, **kwargs)
 
 
 class KMock:

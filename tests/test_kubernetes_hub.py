@@ -5,7 +5,6 @@ fail-fast, an unreachable cluster and the GPU quota, all through the hub's own H
 
 from __future__ import annotations
 
-import logging
 import time
 
 import psutil
@@ -38,8 +37,6 @@ pytestmark = [
     pytest.mark.hub,
     pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning"),
 ]
-# kmocktools' server logs a warning on every request it serves; the kubelet polls it 10 times a second
-logging.getLogger("aiohttp.server").setLevel(logging.ERROR)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ server, count its GPU against the user's quota again, and still be able to stop 
 
 from __future__ import annotations
 
-import logging
-
 import psutil
 import pytest
 
@@ -26,7 +24,6 @@ pytestmark = [
     pytest.mark.hub,
     pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning"),
 ]
-logging.getLogger("aiohttp.server").setLevel(logging.ERROR)
 
 
 def test_hub_restart_keeps_the_kubernetes_gpu_server_its_quota_and_can_stop_it(tmp_path):

@@ -14,7 +14,6 @@ Screenshots go to ui-artifacts/.
 from __future__ import annotations
 
 import html
-import logging
 import re
 import threading
 
@@ -34,7 +33,6 @@ pytestmark = [
     pytest.mark.ui,
     pytest.mark.filterwarnings("ignore:read_binary is deprecated:DeprecationWarning"),
 ]
-logging.getLogger("aiohttp.server").setLevel(logging.ERROR)
 
 USER = "hana"
 #: whole-value regex of the free image choice (server: re.fullmatch; browser: the pattern attribute)
