@@ -125,7 +125,7 @@ async def stream(server: Server, path: str, seconds: float, first: str | None, s
     while time.monotonic() < end:
         try:
             raw = await asyncio.wait_for(ws.read_message(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RuntimeError(f"no message on {path} for 10 s") from None
         if raw is None:
             raise RuntimeError(f"{path} closed: {ws.close_code} {ws.close_reason}")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -310,7 +310,7 @@ def make_snapshot(packages, python="3.11.7", **extra) -> Snapshot:
             "prefix": "/x",
         },
         platform={"system": "Linux", "machine": "x86_64", "libc": "glibc 2.36", "release": "6.1"},
-        captured_at=datetime.now(timezone.utc),
+        captured_at=datetime.now(UTC),
         **extra,
     )
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -223,7 +223,7 @@ def build_snapshot(
         hub=hub_info() if hub is True else hub,
         gpu=gpu_info() if gpu is True else gpu,
         git=git,
-        captured_at=datetime.now(timezone.utc),
+        captured_at=datetime.now(UTC),
         name=name,
         note=note,
     )
