@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..catalog import Catalog, CatalogError, load_catalog
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 from . import Request, Usage, place
 from .statefile import StateFileError, parse_state
 

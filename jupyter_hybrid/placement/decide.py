@@ -7,7 +7,7 @@ their error. Nothing is precomputed across calls, so a reloaded catalog applies 
 from __future__ import annotations
 
 from ..catalog import Catalog
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 from .model import Decision, Request
 from .rank import Candidate, free_for, rank, why_chosen
 from .rules import can_grow, quota_problems, request_problems, residency_problem, tier_fit_problem

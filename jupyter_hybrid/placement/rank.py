@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..catalog import Tier
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 from .rules import gpu_label, matching
 
 

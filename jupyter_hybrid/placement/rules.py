@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from fnmatch import fnmatchcase
-from functools import lru_cache
 
 from ..catalog import Catalog, Site, Tier, format_bytes
-from ..sites.base import SiteState  # plain data; placement imports no site behaviour
+from ..sitedata import SiteState, mig_profile, model_serves  # noqa: F401  leaf: no site behaviour
 from .model import Request
 
 # --- a. access (catalog ACL) ----------------------------------------------------------------------
@@ -116,29 +114,6 @@ def residency_problem(
 
 
 # --- d. fit ---------------------------------------------------------------------------------------
-
-_MIG = re.compile(r"(?:^|[\s_-])mig[\s-]+(\S+)$", re.IGNORECASE)
-
-
-@lru_cache(maxsize=4096)
-def mig_profile(model: str) -> str | None:
-    """The MIG profile a GPU-model key names, lower case, or None for a whole GPU.
-
-    Key format (what sites report in ``gpus_total``/``gpus_free``): ``"<GPU model> MIG <profile>"``,
-    as ``sites/kubernetes/capacity.py`` writes it (``"A100 MIG 1g.10gb"``) and as NVML names a MIG
-    device (``"NVIDIA A100-SXM4-40GB MIG 1g.5gb"``); the GPU feature discovery label form
-    ``"A100-SXM4-40GB-MIG-1g.5gb"`` is read the same way."""
-    match = _MIG.search(model)
-    return match.group(1).lower() if match else None
-
-
-def model_serves(model: str, gpu_model: str | None, mig: str | None) -> bool:
-    """Whether one unit of ``model`` (a GPU-model key) serves a tier asking for ``gpu_model``
-    (substring, any case) and ``mig``: a MIG slice of that profile for MIG tiers, a whole GPU else.
-    The one matching rule: sites use it too when they pick devices or node labels."""
-    if gpu_model and gpu_model.lower() not in model.lower():
-        return False
-    return mig_profile(model) == (mig.lower().removeprefix("mig-") if mig else None)
 
 
 def gpu_matches(tier: Tier, model: str) -> bool:

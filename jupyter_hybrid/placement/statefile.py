@@ -19,7 +19,7 @@ import difflib
 from pydantic import TypeAdapter, ValidationError
 
 from ..catalog import Catalog
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 from .model import Usage
 
 FIELDS = [f.name for f in dataclasses.fields(SiteState)]

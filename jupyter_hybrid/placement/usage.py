@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..sites.base import Allocation  # plain data
+from ..sitedata import Allocation  # plain data
 from .model import Usage
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
+
+from ..sitedata import Allocation, SiteState  # plain data, re-exported here for callers
 
 if TYPE_CHECKING:
     from jupyterhub.spawner import Spawner
@@ -12,56 +13,11 @@ if TYPE_CHECKING:
     from ..catalog import DatasetLocation, Environment, Site, Tier
 
 
+__all__ = ["Allocation", "BaseSite", "CapacityError", "SiteState"]
+
+
 class CapacityError(RuntimeError):
     """The site cannot hold the workload now; the message says why."""
-
-
-@dataclass
-class SiteState:
-    """A site's live state, as placement sees it (plain data, JSON-serialisable)."""
-
-    name: str
-    kind: str
-    region: str
-    display_name: str = ""
-    on_prem: bool = True
-    cost_per_hour: float = 0.0
-    reachable: bool = True
-    error: str | None = None
-    cpu_total: float = 0.0
-    cpu_free: float = 0.0
-    memory_total: int = 0
-    memory_free: int = 0
-    gpus_total: dict[str, int] = field(default_factory=dict)  # by model
-    gpus_free: dict[str, int] = field(default_factory=dict)
-    gpu_reason: str | None = None  # why there are no GPUs, when there are none
-    prices: dict[str, float] = field(default_factory=dict)  # per tier per hour; else cost_per_hour
-    provision_seconds: float | None = None  # time to add a node when full; None: cannot grow
-
-    def price(self, tier: str) -> float:
-        return self.prices.get(tier, self.cost_per_hour)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SiteState:
-        return cls(**data)
-
-
-@dataclass
-class Allocation:
-    """What a running workload holds on a site (kept in the spawner's state across hub restarts)."""
-
-    cpu: float
-    memory: int
-    gpus: list[int] = field(default_factory=list)  # device indices (local sites)
-    gpu_count: int = 0  # GPUs (or MIG slices) held, on any kind of site: what quotas count
-    user: str = ""
-    groups: list[str] = field(default_factory=list)  # the user's groups when placed (group quotas)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class BaseSite(ABC):

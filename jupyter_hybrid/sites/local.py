@@ -15,7 +15,7 @@ import psutil
 
 from ..catalog import Environment, Tier
 from ..gpu.devices import detect_gpus
-from ..placement.rules import model_serves
+from ..sitedata import model_serves
 from .base import Allocation, BaseSite, CapacityError, SiteState
 from .datasets import local_dataset_env
 

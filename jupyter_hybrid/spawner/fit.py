@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..catalog import Catalog
 from ..placement import Decision, Request, place
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 
 #: environment -> site -> why it cannot run there (None: it can)
 SiteProblems = dict[str, dict[str, str | None]]

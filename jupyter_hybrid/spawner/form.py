@@ -13,7 +13,7 @@ from html import escape
 
 from ..catalog import Catalog, Tier, TierOption, format_bytes
 from ..placement import Decision, Request, Usage, access_problem
-from ..sites.base import SiteState
+from ..sitedata import SiteState
 from .fit import SiteProblems, environment_problem, place_with_environment
 from .options import MAX_VALUE, OTHER
 

@@ -9,7 +9,7 @@ to them, node by node (as the scheduler counts). GPUs are counted per *model key
 - MIG slices (GPU operator, mixed strategy): every ``nvidia.com/mig-<profile>`` resource the node
   offers is counted under ``"<model> MIG <profile>"``, e.g. ``"A100 MIG 1g.10gb"``.
 
-``tier_keys`` applies placement's matching rule (``placement.rules.model_serves``): a tier with
+``tier_keys`` applies placement's matching rule (``sitedata.model_serves``): a tier with
 ``mig`` uses only the MIG keys of that profile, a tier without only whole GPUs; ``gpu_model`` is a
 case-insensitive substring of the key.
 """
@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...placement.rules import model_serves
+from ...sitedata import model_serves
 from ..base import SiteState
 
 GPU_RESOURCE = "nvidia.com/gpu"
