@@ -270,6 +270,12 @@ class Catalog(_Strict):
     datasets: dict[Name, Dataset] = Field(default_factory=dict)
     quotas: Quotas = Field(default_factory=Quotas)
     placement: Policy = Field(default_factory=Policy)
+    currency: str | None = Field(
+        None,
+        min_length=1,
+        max_length=8,
+        description='of prices: a code ("USD": 4.10 USD/h) or a symbol ("$": $4.10/h); default: none',
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Catalog:
