@@ -52,7 +52,7 @@ def test_defaults_fill_in():
         (
             {**GOOD, "extra": 1},
             "extra",
-            "allowed keys here: datasets, environments, placement, quotas, sites, tiers",
+            "allowed keys here: currency, datasets, environments, placement, quotas, sites, tiers",
         ),
         (
             {
