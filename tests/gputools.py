@@ -6,6 +6,7 @@ Errors, constants and the sample struct are nvidia-ml-py's own (``pynvml.NVMLErr
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -38,6 +39,8 @@ class FakeNVML:
         self.gpus = gpus
         self.init_error = init_error
         self.initialised = False
+        self.inits = self.shutdowns = self.counts = 0  # nvmlInit / nvmlShutdown / nvmlDeviceGetCount calls
+        self.threads: set[int] = set()  # threading.get_ident() of every thread that called those
 
     def __getattr__(self, name):  # NVMLError, NVML_* constants: the real module's
         if name.startswith(("NVML", "c_nvml")):
@@ -50,14 +53,20 @@ class FakeNVML:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
 
     def nvmlInit(self):
+        self.inits += 1
+        self.threads.add(threading.get_ident())
         if self.init_error is not None:
             raise pynvml.NVMLError(self.init_error)
         self.initialised = True
 
     def nvmlShutdown(self):
+        self.shutdowns += 1
+        self.threads.add(threading.get_ident())
         self.initialised = False
 
     def nvmlDeviceGetCount(self):
+        self.counts += 1
+        self.threads.add(threading.get_ident())
         return len(self.gpus)
 
     def nvmlDeviceGetHandleByIndex(self, index):
@@ -187,8 +196,6 @@ def _simulate(gpu: FakeGPU, stop) -> None:
 
 
 def _load_jupyter_server_extension(serverapp):
-    import threading
-
     from tornado.ioloop import IOLoop
 
     from jupyter_hybrid.gpu.sampler import GpuSampler

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
 
 import psutil
+import pynvml
 import pytest
 
 from jupyter_hybrid.catalog import Environment, parse_catalog
+from jupyter_hybrid.gpu import nvml
 from jupyter_hybrid.gpu.devices import GpuDevice, detect_gpus
 from jupyter_hybrid.sites import CapacityError, LocalSite
+
+from .gputools import FakeGPU, FakeNVML
 
 CATALOG = parse_catalog(
     {
@@ -33,6 +39,7 @@ def site():
 
 def with_gpus(site, devices, reason=None):
     site._gpus = lambda: (devices, reason)
+    site._detected = None  # forget an earlier read
     return site
 
 
@@ -66,6 +73,68 @@ def test_gpu_model_and_no_driver(site):
     with pytest.raises(CapacityError, match="no NVIDIA driver"):
         with_gpus(site, [], "no NVIDIA driver").reserve("a/", CATALOG.tiers["gpu-1"])
     assert site.reserve("a/", CATALOG.tiers["small"]).gpus == []
+
+
+# ---- NVML: one session per process, device reads cached and off the event loop -------------------
+
+
+@pytest.fixture
+def fake_nvml(monkeypatch):
+    """A counting NVML-shaped module in place of ``pynvml`` (what gpu/nvml.py imports), with a fresh
+    session before and after the test."""
+    fake = FakeNVML([FakeGPU(uuid="GPU-a"), FakeGPU(uuid="GPU-b")])
+    nvml.close_session()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    yield fake
+    nvml.close_session()
+
+
+def fresh_site(refresh_seconds: float) -> LocalSite:
+    spec = CATALOG.sites["local"].model_copy(update={"refresh_seconds": refresh_seconds})
+    return LocalSite("local", spec)
+
+
+async def test_nvml_is_initialised_once_per_process(fake_nvml):
+    site = fresh_site(0)  # every refresh reads the devices again
+    for _ in range(20):
+        state = await site.refresh()
+        site.state()
+    await fresh_site(0).refresh()  # another site object, same process
+    assert state.gpus_total == {FakeGPU.name: 2}
+    assert fake_nvml.counts >= 21  # the devices were read each time...
+    assert fake_nvml.inits == 1 and fake_nvml.shutdowns == 0  # ...through one session
+
+
+async def test_device_reads_are_cached_and_shared(fake_nvml):
+    site = fresh_site(3600)
+    states = await asyncio.gather(*(site.refresh() for _ in range(20)))  # 20 users open the form
+    for _ in range(5):
+        await site.refresh()
+    assert {s.gpus_free[FakeGPU.name] for s in states} == {2}
+    assert fake_nvml.counts == 1
+
+
+async def test_nvml_never_runs_on_the_event_loop(fake_nvml):
+    loop_thread = threading.get_ident()
+    site = fresh_site(0)
+    assert site.state().gpu_reason == "GPUs not read yet"  # on the loop, before any read: no NVML
+    assert fake_nvml.threads == set()
+    await site.refresh()
+    site.state()
+    assert site.reserve("a/", CATALOG.tiers["gpu-1"]).gpus == [0]
+    assert fake_nvml.threads and loop_thread not in fake_nvml.threads
+
+
+def test_nvml_failure_is_a_reason_and_kept(monkeypatch):
+    fake = FakeNVML([], init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED)
+    nvml.close_session()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    try:
+        assert detect_gpus() == ([], "no NVIDIA driver")
+        assert detect_gpus() == ([], "no NVIDIA driver")
+        assert fake.inits == 1
+    finally:
+        nvml.close_session()
 
 
 def test_environment_problems(site, tmp_path):

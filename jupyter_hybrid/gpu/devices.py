@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .nvml import session, text
+
 
 @dataclass(frozen=True)
 class GpuDevice:
@@ -20,39 +22,26 @@ class GpuDevice:
         return asdict(self)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def detect_gpus() -> tuple[list[GpuDevice], str | None]:
-    """Return (devices, reason); reason says why the list is empty, else None."""
-    try:
-        import pynvml  # provided by nvidia-ml-py
-    except ImportError:
-        return [], "nvidia-ml-py is not installed"
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError_LibraryNotFound:
-        return [], "no NVIDIA driver"
-    except pynvml.NVMLError as e:
-        return [], f"NVML error: {e}"
+    """Return (devices, reason); reason says why the list is empty, else None.
+
+    Reads through the process's one NVML session (``nvml.session()``): no init/shutdown per call.
+    Blocking (a driver call per device): async callers run it in a thread."""
+    nvml, reason = session()
+    if nvml is None:
+        return [], reason
     try:
         devices = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        for index in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
             devices.append(
                 GpuDevice(
                     index=index,
-                    uuid=_text(pynvml.nvmlDeviceGetUUID(handle)),
-                    model=_text(pynvml.nvmlDeviceGetName(handle)),
-                    memory_total=int(pynvml.nvmlDeviceGetMemoryInfo(handle).total),
+                    uuid=text(nvml.nvmlDeviceGetUUID(handle)),
+                    model=text(nvml.nvmlDeviceGetName(handle)),
+                    memory_total=int(nvml.nvmlDeviceGetMemoryInfo(handle).total),
                 )
             )
         return devices, (None if devices else "no GPU visible")
-    except pynvml.NVMLError as e:
+    except nvml.NVMLError as e:
         return [], f"NVML error: {e}"
-    finally:
-        try:
-            pynvml.nvmlShutdown()
-        except pynvml.NVMLError:
-            pass

@@ -6,6 +6,8 @@ module in production, an NVML-shaped object in tests.
 
 from __future__ import annotations
 
+import atexit
+import threading
 from typing import Any
 
 # Errors that mean "this metric is not available on this device/driver": the metric stays None.
@@ -20,6 +22,48 @@ def load_nvml() -> tuple[Any | None, str | None]:
     except ImportError:
         return None, "nvidia-ml-py is not installed"
     return pynvml, None
+
+
+_SESSION: tuple[Any | None, str | None] | None = None
+_SESSION_LOCK = threading.Lock()
+
+
+def session() -> tuple[Any | None, str | None]:
+    """This process's one NVML session: (nvml, None) once ``nvmlInit`` succeeded, else (None, reason).
+
+    Initialised on first use and kept open until the process exits, not per read: ``nvmlInit``
+    loads the driver library and attaches to every GPU (tens of milliseconds, more with many GPUs),
+    which a hub would otherwise pay on every form render. A failure is kept too (no driver does not
+    appear under a running process); ``close_session()`` forgets either. NVML is thread-safe and
+    counts init/shutdown pairs, so the sampler's own init/shutdown does not close this session.
+    """
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            nvml, reason = load_nvml()
+            if nvml is not None:
+                try:
+                    nvml.nvmlInit()
+                except nvml.NVMLError as e:
+                    nvml, reason = None, error_reason(nvml, e)
+                else:
+                    atexit.register(close_session)
+            _SESSION = (nvml, reason)
+        return _SESSION
+
+
+def close_session() -> None:
+    """Shut the session down (if one is open) and forget it: the next ``session()`` starts anew."""
+    global _SESSION
+    with _SESSION_LOCK:
+        nvml = _SESSION[0] if _SESSION else None
+        _SESSION = None
+    if nvml is not None:
+        atexit.unregister(close_session)
+        try:
+            nvml.nvmlShutdown()
+        except nvml.NVMLError:
+            pass
 
 
 def error_reason(nvml, error: Exception) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import psutil
 
-from ..catalog import Environment, Tier
+from ..catalog import Environment, Site, Tier
 from ..gpu.devices import detect_gpus
 from ..sitedata import model_serves
 from .base import Allocation, BaseSite, CapacityError, SiteState
@@ -42,15 +43,49 @@ class LocalSite(BaseSite):
     #: how long stop() waits for survivors of the process tree after SIGTERM before SIGKILL
     tree_term_timeout = 5.0
 
+    def __init__(self, name: str, spec: Site):
+        super().__init__(name, spec)
+        self._detected: tuple[list, str | None] | None = None  # the last (devices, reason)
+        self._detected_at = 0.0  # time.monotonic() of that read
+        self._detecting: asyncio.Future | None = None  # the read in flight, shared by all callers
+
     def _gpus(self):
+        """Read the devices now (blocking NVML calls; tests and simulations swap this)."""
         return detect_gpus()
+
+    def _devices(self) -> tuple[list, str | None]:
+        """The last device read, reused whatever its age: NVML never runs on the event loop's
+        thread. Only a caller with no loop (a script, the CLI) that finds nothing read yet reads."""
+        if self._detected is None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                self._store(self._gpus())
+            else:
+                return [], "GPUs not read yet"
+        return self._detected
+
+    def _store(self, detected: tuple[list, str | None]) -> None:
+        self._detected, self._detected_at = detected, time.monotonic()
+
+    async def refresh(self) -> SiteState:
+        """State with the devices re-read (in a thread) once the last read is older than the site's
+        ``refresh_seconds``; concurrent callers (20 users opening the form) share one read."""
+        fresh = time.monotonic() - self._detected_at < self.spec.refresh_seconds
+        if self._detected is None or not fresh:
+            task = self._detecting
+            if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+                task = self._detecting = asyncio.ensure_future(asyncio.to_thread(self._gpus))
+                task.add_done_callback(lambda t: t.cancelled() or t.exception() or self._store(t.result()))
+            await asyncio.shield(task)
+        return self.state()
 
     def state(self) -> SiteState:
         memory = psutil.virtual_memory()
         cpu_total = min(self.spec.max_cpu or _cores(), _cores())
         memory_total = min(self.spec.max_memory or memory.total, memory.total)
         held = self.allocations.values()
-        devices, reason = self._gpus()
+        devices, reason = self._devices()
         used = {i for a in held for i in a.gpus}
         total: dict[str, int] = {}
         free: dict[str, int] = {}
@@ -85,7 +120,7 @@ class LocalSite(BaseSite):
     def reserve(self, key: str, tier: Tier) -> Allocation:
         gpus: list[int] = []
         if tier.gpu:
-            devices, reason = self._gpus()
+            devices, reason = self._devices()
             used = {i for k, a in self.allocations.items() if k != key for i in a.gpus}
             free = [
                 d.index
