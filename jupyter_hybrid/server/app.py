@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode, default
+from traitlets import Int, Unicode, default
 
 from .handlers import InfoHandler
 
@@ -32,6 +32,15 @@ class HybridServerApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    max_body_bytes = Int(
+        1 << 20,
+        min=1024,
+        help="""Largest request body (bytes) our REST endpoints read; a larger one is refused (413).
+
+        Default: 1048576 (1 MiB).
+        """,
+    ).tag(config=True)
+
     @default("db_url")
     def _default_db_url(self):
         from ..store.db import default_url
@@ -52,6 +61,7 @@ class HybridServerApp(ExtensionApp):
                 "jupyter_hybrid.snapshot_store": SnapshotStore(make_engine(self.db_url)),
                 "jupyter_hybrid.owner": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
                 "jupyter_hybrid.envs_dir": self.envs_dir,
+                "jupyter_hybrid.max_body_bytes": self.max_body_bytes,
                 "jupyter_hybrid.tasks": Tasks(),
             }
         )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tornado import web
 
+from ..quote import quote
 from ..snapshots import capture, diff, export, restore
 from ..snapshots.errors import NotFound as SnapshotNotFound
 from ..snapshots.errors import SnapshotError
@@ -20,6 +21,15 @@ ID = r"(?P<snapshot_id>[0-9a-f]{4,64})"
 RECORD_FIELDS = ("short_id", "owner", "name", "note", "shared", "created_at")
 
 
+KERNEL_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")  # jupyter_client's rule for kernelspec names
+
+
+def kernelspec_name(value: str) -> str:
+    if not KERNEL_NAME.match(value):
+        raise ValueError(f"{quote(value)} is not a kernelspec name: use letters, digits, '.', '_' or '-'")
+    return value
+
+
 class CaptureRequest(BaseModel):
     """POST /jupyter-hybrid/snapshots: capture one kernel's environment, or a notebook's kernel's."""
 
@@ -28,6 +38,18 @@ class CaptureRequest(BaseModel):
     notebook: str | None = Field(None, min_length=1, max_length=4096)
     name: str | None = Field(None, max_length=255)
     note: str | None = Field(None, max_length=2000)
+
+    @field_validator("kernel")
+    @classmethod
+    def _kernel(cls, value):
+        return None if value is None else kernelspec_name(value)
+
+    @field_validator("notebook")
+    @classmethod
+    def _notebook(cls, value):
+        if value is not None and not value.isprintable():
+            raise ValueError(f"{quote(value)} holds a control character; give the notebook's path")
+        return value
 
     @model_validator(mode="after")
     def _one_target(self):
@@ -38,7 +60,12 @@ class CaptureRequest(BaseModel):
 
 class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$", description="kernelspec name")
+    name: str = Field(max_length=255, description="kernelspec name")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value):
+        return restore.check_name(value)
 
 
 class SnapshotAPIHandler(HybridAPIHandler):
@@ -50,9 +77,6 @@ class SnapshotAPIHandler(HybridAPIHandler):
     def owner(self) -> str:
         # a single-user server belongs to one person: its owner, not the browser session
         return self.settings["jupyter_hybrid.owner"]
-
-    def body(self, model: type[BaseModel]):
-        return model.model_validate(json.loads(self.request.body or b"{}"))
 
     def snapshot(self, snapshot_id: str) -> Snapshot:
         return Snapshot.model_validate(self.store.get(self.owner, snapshot_id))
@@ -69,13 +93,16 @@ class SnapshotsHandler(SnapshotAPIHandler):
     @authorized
     @json_errors
     async def post(self):
-        req = self.body(CaptureRequest)
+        req = self.json_body(CaptureRequest)
         try:
+            ksm = self.kernel_spec_manager
             if req.kernel:
-                snap = await asyncio.to_thread(capture.capture_kernel, req.kernel)
+                snap = await asyncio.to_thread(capture.capture_kernel, req.kernel, kernel_spec_manager=ksm)
             else:
                 root = self.settings["server_root_dir"]
-                snap = await asyncio.to_thread(capture.capture_notebook, req.notebook, root)
+                snap = await asyncio.to_thread(
+                    capture.capture_notebook, req.notebook, root, kernel_spec_manager=ksm
+                )
         except SnapshotNotFound as e:  # a kernel or notebook named in the body: bad input, not a 404
             raise web.HTTPError(400, str(e)) from None
         data = snap.model_dump(mode="json")
@@ -119,7 +146,13 @@ class SnapshotDriftHandler(SnapshotAPIHandler):
         kernel = self.get_query_argument("kernel", "")
         if not kernel:
             raise web.HTTPError(400, "give ?kernel=NAME: the kernel to compare with the snapshot")
-        current = await asyncio.to_thread(capture.capture_kernel, kernel)
+        try:
+            kernelspec_name(kernel)
+            current = await asyncio.to_thread(
+                capture.capture_kernel, kernel, kernel_spec_manager=self.kernel_spec_manager
+            )
+        except (ValueError, SnapshotNotFound) as e:  # the kernel named in the query: bad input
+            raise web.HTTPError(400, str(e)) from None
         d = diff.diff(self.snapshot(snapshot_id), current)
         self.finish({"matches": diff.is_empty(d), "diff": d, "text": diff.render_text(d)})
 
@@ -139,7 +172,7 @@ class SnapshotExportHandler(SnapshotAPIHandler):
             self.set_header("Content-Disposition", f'attachment; filename="requirements-{short}.txt"')
             self.finish(export.export_requirements(snap), set_content_type="text/plain; charset=utf-8")
         else:
-            raise web.HTTPError(400, f"unknown format {fmt!r}; use format=binder or format=requirements")
+            raise web.HTTPError(400, f"unknown format {quote(fmt)}; use format=binder or format=requirements")
 
 
 class SnapshotRestoreHandler(SnapshotAPIHandler):
@@ -147,12 +180,15 @@ class SnapshotRestoreHandler(SnapshotAPIHandler):
     @authorized
     @json_errors
     async def post(self, snapshot_id):
-        req = self.body(RestoreRequest)
+        req = self.json_body(RestoreRequest)
         snap = self.snapshot(snapshot_id)
         envs_dir = self.settings["jupyter_hybrid.envs_dir"]
+        ksm = self.kernel_spec_manager
+        # refuse up front what can be known now (name taken, no such Python): a 400, not a failed task
+        await asyncio.to_thread(restore.check, snap, req.name, envs_dir, kernel_spec_manager=ksm)
 
         def work(progress):
-            result = restore.restore(snap, req.name, envs_dir, progress=progress)
+            result = restore.restore(snap, req.name, envs_dir, progress=progress, kernel_spec_manager=ksm)
             return {
                 "kernel_name": result.kernel_name,
                 "display_name": result.display_name,

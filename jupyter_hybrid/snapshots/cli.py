@@ -16,6 +16,7 @@ from pathlib import Path
 from jupyter_core.paths import jupyter_data_dir
 from pydantic import ValidationError
 
+from ..quote import quote
 from . import capture, export, localstore
 from . import diff as diffs
 from . import restore as restoring
@@ -76,8 +77,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     ex.add_argument("id", help="id, unique id prefix, or snapshot JSON file")
     ex.add_argument("--format", choices=("binder", "requirements"), default="binder")
     ex.add_argument(
-        "--out", metavar="DIR", help="folder to write (binder: new or empty; requirements: stdout)"
+        "--out",
+        metavar="PATH",
+        help="binder: a new or empty folder; requirements: a .txt file or a folder for requirements.txt "
+        "(default: stdout)",
     )
+    ex.add_argument("--force", action="store_true", help="requirements: overwrite the file if it exists")
     ex.set_defaults(func=_export)
 
     rs = sub.add_parser("restore", help="recreate the environment and register it as a kernel")
@@ -171,11 +176,14 @@ def _export(args) -> int:
         if not args.out:
             print(text, end="")
             return 0
-        out = Path(args.out)
-        target = out / "requirements.txt"
-        if target.exists():
-            raise SnapshotError(f"{target} exists; give another --out folder")
-        out.mkdir(parents=True, exist_ok=True)
+        target = requirements_path(Path(args.out))
+        if target.exists() and not (args.force and target.is_file()):
+            what = "is not a file" if not target.is_file() else "exists"
+            raise SnapshotError(
+                f"{quote(str(target), limit=120)} {what}; choose another --out"
+                + (" or pass --force to overwrite it" if target.is_file() else "")
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
         return 0
@@ -184,6 +192,13 @@ def _export(args) -> int:
     for path in export.export_binder(snap, args.out):
         print(f"wrote {path}")
     return 0
+
+
+def requirements_path(out: Path) -> Path:
+    """``--out`` for requirements: a file (an existing one, or a new ``.txt``), else a folder for it."""
+    if out.is_file() or (not out.exists() and out.suffix == ".txt"):
+        return out
+    return out / "requirements.txt"
 
 
 @_errors

@@ -26,6 +26,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_core.paths import jupyter_data_dir
 
+from ..quote import quote
 from . import capture, export
 from .diff import diff, is_empty
 from .errors import SnapshotError
@@ -33,7 +34,7 @@ from .model import Snapshot, canonical_name
 
 STEP_TIMEOUT = 3600.0  # seconds one step (venv, pip install) may take
 ERROR_LINES = 8  # lines of a failed step's output quoted in the error
-_NAME = re.compile(r"^[a-z0-9._-]{1,64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # variables of this process that would make the new environment's pip or Python see other packages
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "VIRTUAL_ENV", "CONDA_PREFIX")
 
@@ -48,29 +49,53 @@ class RestoreResult:
     snapshot: Snapshot | None = None  # the restored environment as captured
 
 
-def restore(
+def check_name(name: str | None, snap: Snapshot | None = None) -> str:
+    """The kernel (and environment folder) name a restore will use; SnapshotError if it is not valid.
+
+    Lowercase letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit (so never
+    ``.`` or ``..``), at most 64 characters. ``None`` means ``snapshot-<short id>``.
+    """
+    if name is None and snap is not None:
+        return f"snapshot-{snap.short_id}"
+    kernel_name = name.lower() if isinstance(name, str) else ""
+    if not _NAME.match(kernel_name):
+        raise SnapshotError(
+            f"kernel name {quote(name)} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return kernel_name
+
+
+@dataclass
+class Plan:
+    """What :func:`check` found: where the restore goes and with which tools."""
+
+    kernel_name: str
+    env_path: Path
+    kernel_dir: Path
+    conda: str | None  # conda/mamba for a conda snapshot
+    base: str | None  # the interpreter that makes the venv otherwise
+
+
+def check(
     snap: Snapshot,
     name: str | None,
     envs_dir: str | os.PathLike,
-    progress: Callable[[str], None] | None = None,
     *,
     prefix: str | os.PathLike | None = None,
-    timeout: float = STEP_TIMEOUT,
-) -> RestoreResult:
-    """Create ``envs_dir/<name>`` from ``snap``; register kernel ``name`` (default ``snapshot-<short id>``).
+    kernel_spec_manager: KernelSpecManager | None = None,
+) -> Plan:
+    """Everything a restore can refuse before it starts (name, name taken, conda, Python X.Y).
 
-    The kernelspec goes to the user's kernels folder, or ``<prefix>/share/jupyter/kernels`` when
-    ``prefix`` is given. ``progress`` receives step messages and pip's output, line by line.
+    Nothing is created; a :class:`SnapshotError` says what to change.
     """
-    say = progress or (lambda line: None)
-    kernel_name = (name or f"snapshot-{snap.short_id}").lower()
-    if not _NAME.match(kernel_name):
-        raise SnapshotError(f"kernel name {name!r} is not valid: use 1-64 letters, digits, '.', '_' or '-'")
+    kernel_name = check_name(name, snap)
     env_path = Path(envs_dir).expanduser().absolute() / kernel_name
     kernel_dir = _kernel_dir(kernel_name, prefix)
     if env_path.exists():
         raise SnapshotError(f"{env_path} already exists; choose another name or remove that environment")
-    if kernel_dir.exists() or kernel_name in KernelSpecManager().find_kernel_specs():
+    ksm = kernel_spec_manager or KernelSpecManager()
+    if kernel_dir.exists() or kernel_name in ksm.find_kernel_specs():
         raise SnapshotError(f"a kernel named {kernel_name!r} already exists; choose another name")
     conda = _conda_tool() if snap.is_conda else None
     if snap.is_conda and conda is None:
@@ -79,6 +104,29 @@ def restore(
             "install conda (or mamba), or export it with --format binder and build it with repo2docker"
         )
     base = None if conda else find_python(snap.python_minor)
+    return Plan(kernel_name, env_path, kernel_dir, conda, base)
+
+
+def restore(
+    snap: Snapshot,
+    name: str | None,
+    envs_dir: str | os.PathLike,
+    progress: Callable[[str], None] | None = None,
+    *,
+    prefix: str | os.PathLike | None = None,
+    timeout: float = STEP_TIMEOUT,
+    kernel_spec_manager: KernelSpecManager | None = None,
+) -> RestoreResult:
+    """Create ``envs_dir/<name>`` from ``snap``; register kernel ``name`` (default ``snapshot-<short id>``).
+
+    The kernelspec goes to the user's kernels folder, or ``<prefix>/share/jupyter/kernels`` when
+    ``prefix`` is given; ``kernel_spec_manager`` (the server's) is the one asked which kernels
+    exist and that installs it. ``progress`` receives step messages and pip's output, line by line.
+    """
+    say = progress or (lambda line: None)
+    ksm = kernel_spec_manager or KernelSpecManager()
+    plan = check(snap, name, envs_dir, prefix=prefix, kernel_spec_manager=ksm)
+    kernel_name, env_path, kernel_dir = plan.kernel_name, plan.env_path, plan.kernel_dir
     display_name = f"Python (snapshot {snap.id[:8]})"
     env_path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -89,12 +137,12 @@ def restore(
         ) from None
     made_kernel = False
     try:
-        python = _create_env(snap, env_path, base, conda, say, timeout)
+        python = _create_env(snap, env_path, plan.base, plan.conda, say, timeout)
         before = _packages(python)
         _add_ipykernel(snap, python, env_path, say, timeout)
         say(f"registering kernel {kernel_name!r} ({display_name})")
         made_kernel = True
-        _install_kernelspec(python, kernel_name, display_name, snap.id, prefix)
+        _install_kernelspec(ksm, python, kernel_name, display_name, snap.id, prefix)
         say("capturing the restored environment")
         restored = capture.build_snapshot(capture.run_probe(python, env=_env()))
     except BaseException as e:
@@ -251,7 +299,9 @@ def _kernel_dir(kernel_name: str, prefix) -> Path:
     return Path(jupyter_data_dir()) / "kernels" / kernel_name
 
 
-def _install_kernelspec(python: str, kernel_name: str, display_name: str, snapshot_id: str, prefix) -> Path:
+def _install_kernelspec(
+    ksm: KernelSpecManager, python: str, kernel_name: str, display_name: str, snapshot_id: str, prefix
+) -> Path:
     spec = {
         "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": display_name,
@@ -260,7 +310,6 @@ def _install_kernelspec(python: str, kernel_name: str, display_name: str, snapsh
     }
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
-        ksm = KernelSpecManager()
         if prefix is None:
             return Path(ksm.install_kernel_spec(tmp, kernel_name=kernel_name, user=True))
         return Path(ksm.install_kernel_spec(tmp, kernel_name=kernel_name, prefix=str(prefix)))
