@@ -131,3 +131,93 @@ def test_cli_validate(tmp_path):
 def test_jupyter_subcommand_is_installed():
     result = subprocess.run(["jupyter", "hybrid", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "catalog" in result.stdout
+
+
+def laughs(levels: int, field: str = "display_name") -> str:
+    """A "billion laughs" catalog: each level aliases the one below nine times, all in one text field."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]")
+    return (
+        "\n".join(lines)
+        + f"\nsites: {{local: {{}}}}\ntiers:\n  small: {{cpu: 1, memory: 2G, {field}: *l{levels}}}\n"
+    )
+
+
+@pytest.mark.parametrize("levels", [5, 9])  # 5: half a million values (before: a 4 MB message); 9: 3.5e9
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path, levels):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(laughs(levels))
+    assert len(path.read_bytes()) < 1000
+    with pytest.raises(CatalogError) as e:
+        load_catalog(path)
+    message = str(e.value)
+    assert message.startswith(f"{path}: too big once its aliases (*name) are written out")
+    assert "Fix: write the aliased blocks out" in message and "lol" not in message
+
+
+def test_an_alias_bomb_through_merge_keys_is_refused(tmp_path):
+    lines = ["m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8}"]
+    for i in range(1, 8):
+        lines.append(f"m{i}: &m{i} {{{', '.join(f'k{j}: *m{i - 1}' for j in range(8))}}}")
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        "\n".join(lines) + "\nsites: {local: {}}\ntiers: {small: {<<: *m7, cpu: 1, memory: 2G}}\n"
+    )
+    with pytest.raises(CatalogError, match="too big once its aliases"):
+        load_catalog(path)
+
+
+def test_a_recursive_alias_is_refused(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text("sites: {local: {}}\ntiers:\n  small: &s {cpu: 1, memory: 2G, options: {o: *s}}\n")
+    with pytest.raises(CatalogError, match=r"catalog.yaml: the block at line 3 holds an alias to itself"):
+        load_catalog(path)
+
+
+def test_deep_nesting_is_refused_with_a_message(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text("sites: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(CatalogError, match="catalog.yaml: nested too deeply to read"):
+        load_catalog(path)
+
+
+def test_a_catalog_using_a_few_aliases_loads(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(
+        """\
+sites:
+  local: {}
+  cluster:
+    kind: kubernetes
+    gpu_models:
+      A100: &gpu-nodes
+        node_selector: {nvidia.com/gpu.product: NVIDIA-A100}
+        tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+      A100-80: *gpu-nodes
+tiers:
+  small: &base {cpu: 2, memory: 8G, groups: &researchers [physics, chemistry]}
+  large: {<<: *base, cpu: 8, memory: 32G}
+  gpu: {<<: *base, cpu: 8, gpu: 1, gpu_model: A100, groups: *researchers}
+"""
+    )
+    catalog = load_catalog(path)
+    assert catalog.sites["cluster"].gpu_models["A100-80"] == catalog.sites["cluster"].gpu_models["A100"]
+    assert catalog.tiers["large"].memory == 32 * 1024**3 and catalog.tiers["large"].groups == [
+        "physics",
+        "chemistry",
+    ]
+    assert catalog.tiers["gpu"].gpu == 1 and catalog.tiers["gpu"].cpu == 8
+
+
+def test_messages_quote_long_values_truncated(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    huge = "9" * 100_000
+    many = ", ".join(f"t{i}: {{cpu: -1, memory: 1G}}" for i in range(500))
+    path.write_text(f"sites: {{local: {{}}}}\ntiers: {{small: {{cpu: 1, memory: {huge}x}}, {many}}}\n")
+    with pytest.raises(CatalogError) as e:
+        load_catalog(path)
+    message = str(e.value)
+    assert "tiers.small.memory: '99999" in message and "…" in message
+    assert "… and 481 more errors" in message
+    assert len(message) < 5000

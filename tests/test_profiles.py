@@ -562,3 +562,48 @@ def test_exported_regexes_mean_the_same_to_kubespawner(monkeypatch):
 
     for value in ("2024-", "2024-07-29", "2024-07-29; curl evil", "1999-"):
         assert kubespawner_accepts(value) == bool(re.fullmatch(ours, value)), value
+
+
+def test_cli_refuses_an_alias_bomb_in_a_values_file(tmp_path, capsys):
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 6)]
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "\n".join(lines) + "\nsingleuser:\n  profileList:\n    - {display_name: *l5, "
+        "kubespawner_override: {cpu_limit: 1, mem_limit: 1G}}\n"
+    )
+    out = tmp_path / "catalog.yaml"
+    code, _, err = cli(capsys, "import-profiles", str(values), "--out", str(out))
+    assert code == 2 and not out.exists()
+    assert err.startswith(f"{values}: too big once its aliases (*name) are written out") and "lol" not in err
+
+
+def test_a_values_file_with_aliases_imports(tmp_path, capsys):
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        """\
+singleuser:
+  profileList:
+    - display_name: Small
+      kubespawner_override: &small {cpu_limit: 1, mem_limit: 2G}
+    - display_name: Small, GPU
+      kubespawner_override:
+        <<: *small
+        extra_resource_limits: {nvidia.com/gpu: 1}
+"""
+    )
+    code, _, err = cli(capsys, "import-profiles", str(values), "--out", str(tmp_path / "c.yaml"))
+    assert code == 0, err
+    tiers = load_catalog(tmp_path / "c.yaml").tiers
+    assert (tiers["small"].cpu, tiers["small-gpu"].cpu, tiers["small-gpu"].gpu) == (1, 1, 1)
+
+
+def test_import_notes_quote_long_names_truncated():
+    name = "N" * 100_000
+    result = import_profiles(
+        [{"display_name": name, "kubespawner_override": {"cpu_limit": 1, "mem_limit": "1G"}, name: 1}]
+    )
+    assert result.notes and all(len(note) < 400 for note in result.notes)
+    with pytest.raises(ProfileError) as e:
+        import_profiles([{"display_name": "x", "kubespawner_override": {"cpu_limit": name, "mem_limit": 1}}])
+    assert len(str(e.value)) < 400 and "…" in str(e.value)

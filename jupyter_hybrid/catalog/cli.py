@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from .bounded_yaml import YAMLInputError, load_yaml
 from .load import CatalogError, load_catalog, parse_catalog
 from .profiles import ProfileError, export_profiles, import_profiles
 
@@ -44,13 +45,12 @@ def _read(path: str):
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise _Stop(f"{path}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        except RecursionError:
+            raise _Stop(f"{path}: nested too deeply to read. Fix: flatten the file") from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise _Stop(f"{path}: not valid YAML{where}: {problem}. Fix: correct the file") from None
+        return load_yaml(text, path)  # aliases bounded: a profile list is read like a catalog
+    except YAMLInputError as e:
+        raise _Stop(str(e)) from None
 
 
 def _write(path: str | None, text: str, force: bool) -> None:

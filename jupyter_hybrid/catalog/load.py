@@ -7,10 +7,14 @@ import os
 import typing
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from ..quote import quote
+from .bounded_yaml import YAMLInputError, load_yaml
 from .model import Catalog, CrossReferenceError
+
+#: Errors listed in one message; a file with thousands of bad values gets the first ones and a count.
+MAX_ERRORS = 20
 
 
 class CatalogError(ValueError):
@@ -22,7 +26,9 @@ def _key(loc: tuple) -> str:
     for part in loc:
         if part == "[key]":  # pydantic's marker for an invalid dict key: the key itself is named
             continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if not isinstance(part, int):
+            part = str(part) if len(str(part)) <= 40 else quote(str(part))  # a key can be any text
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out or "(top level)"
 
 
@@ -48,7 +54,7 @@ def _explain(error: dict) -> str:
     if kind == "extra_forbidden":
         model = _model_at(loc)
         allowed = sorted(model.model_fields) if model else []
-        near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        near = difflib.get_close_matches(str(loc[-1])[:100], allowed, n=1)
         hint = f"did you mean {near[0]!r}? " if near else ""
         return f"unknown key. Fix: {hint}allowed keys here: {', '.join(allowed)}"
     if kind == "string_pattern_mismatch":
@@ -56,7 +62,7 @@ def _explain(error: dict) -> str:
     if kind == "missing":
         return "is required. Fix: add it"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{message} (got {error.get('input')!r}). Fix: correct this value"
+    return f"{message} (got {quote(error.get('input'))}). Fix: correct this value"
 
 
 def parse_catalog(data: object, source: str = "catalog") -> Catalog:
@@ -68,13 +74,15 @@ def parse_catalog(data: object, source: str = "catalog") -> Catalog:
     except CrossReferenceError as e:
         raise CatalogError(f"{source}: {_key(e.loc)}: {e.message}. Fix: {e.fix}") from None
     except ValidationError as e:
-        lines = []
-        for err in e.errors():
+        lines, errors = [], e.errors()
+        for err in errors[:MAX_ERRORS]:
             ctx = err.get("ctx", {}).get("error")
             if isinstance(ctx, CrossReferenceError):
                 lines.append(f"{_key(ctx.loc)}: {ctx.message}. Fix: {ctx.fix}")
             else:
                 lines.append(f"{_key(err['loc'])}: {_explain(err)}")
+        if len(errors) > MAX_ERRORS:
+            lines.append(f"… and {len(errors) - MAX_ERRORS} more errors. Fix: correct the ones above first")
         raise CatalogError(f"{source}: " + f"\n{source}: ".join(lines)) from None
 
 
@@ -86,12 +94,9 @@ def load_catalog(path: str | os.PathLike) -> Catalog:
     except OSError as e:
         raise CatalogError(f"{path}: cannot read the catalog ({e.strerror})") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise CatalogError(f"{path}: not valid YAML{where}: {problem}") from None
+        data = load_yaml(text, str(path))
+    except YAMLInputError as e:
+        raise CatalogError(str(e)) from None
     return parse_catalog(data, str(path))
 
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ..quote import quote
+
 SLUG = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
@@ -24,7 +26,7 @@ def parse_bytes(value: object) -> int:
         return int(value)
     match = _SIZE.match(str(value))
     if not match:
-        raise ValueError(f"{value!r} is not a size: write bytes or a number with K, M, G or T, e.g. 2G")
+        raise ValueError(f"{quote(value)} is not a size: write bytes or a number with K, M, G or T, e.g. 2G")
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.upper()])
 
@@ -299,7 +301,7 @@ class Catalog(_Strict):
             if name not in getattr(self, section):
                 raise CrossReferenceError(
                     loc,
-                    f"unknown {section.rstrip('s')} {name!r}",
+                    f"unknown {section.rstrip('s')} {quote(name)}",
                     f"declare it under '{section}:' or use one of: {', '.join(getattr(self, section))}",
                 )
         for name, dataset in self.datasets.items():

@@ -39,6 +39,12 @@ UNLISTED_KEYS = (
 )
 
 
+def short(name: object, limit: int = 40) -> str:
+    """A key from the file as part of a dotted path in a message, cut to ``limit`` characters."""
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ProfileError(ValueError):
     """A profile_list (or catalog) that cannot be converted; ``str()`` says where and the fix."""
 

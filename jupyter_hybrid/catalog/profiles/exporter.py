@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ...quote import quote
 from ..model import Catalog
 from .common import GPU_RESOURCE, MIG_PREFIX, ProfileError
 from .regex import regex_for_kubespawner
@@ -43,9 +44,13 @@ def _gpu_model(catalog: Catalog, site: str, model: str | None):
 def export_profiles(catalog: Catalog, site: str) -> list[dict]:
     """A KubeSpawner profile_list for the tiers that may run on ``site`` (a kubernetes site)."""
     if site not in catalog.sites:
-        raise ProfileError(f"no site {site!r} in the catalog. Fix: use one of: {', '.join(catalog.sites)}")
+        raise ProfileError(
+            f"no site {quote(site)} in the catalog. Fix: use one of: {', '.join(catalog.sites)}"
+        )
     if catalog.sites[site].kind != "kubernetes":
-        raise ProfileError(f"site {site!r} is of kind 'local': KubeSpawner profiles are for kubernetes sites")
+        raise ProfileError(
+            f"site {quote(site)} is of kind 'local': KubeSpawner profiles are for kubernetes sites"
+        )
     profiles = []
     for name, tier in catalog.tiers.items():
         if site not in catalog.tier_sites(name):
@@ -101,7 +106,7 @@ def export_profiles(catalog: Catalog, site: str) -> list[dict]:
         profiles.append(profile)
     if not profiles:
         raise ProfileError(
-            f"no tier may run on site {site!r}. Fix: list it under a tier's sites (or leave sites empty)"
+            f"no tier may run on site {quote(site)}. Fix: list it under a tier's sites (or leave sites empty)"
         )
     return profiles
 

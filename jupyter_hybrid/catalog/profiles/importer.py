@@ -10,6 +10,7 @@ from typing import Any
 
 from slugify import slugify  # the very function KubeSpawner 7.1 uses for missing slugs
 
+from ...quote import quote
 from ..model import SLUG, parse_bytes
 from .common import (
     CHOICE_KEYS,
@@ -24,6 +25,7 @@ from .common import (
     Found,
     Imported,
     ProfileError,
+    short,
 )
 from .locate import find_profile_list
 from .regex import anchored_at_end, regex_from_kubespawner
@@ -43,8 +45,12 @@ def _name(raw: Any, what: str, notes: list[str]) -> str:
         return text
     name = slugify(text, max_length=63).strip("-")
     if not name:
-        raise ProfileError(f"{what}: {raw!r} gives an empty name. Fix: give it a slug of letters and digits")
-    notes.append(f"{what}: {raw!r} renamed {name!r} (catalog names are lowercase letters, digits and '-')")
+        raise ProfileError(
+            f"{what}: {quote(raw)} gives an empty name. Fix: give it a slug of letters and digits"
+        )
+    notes.append(
+        f"{what}: {quote(raw)} renamed {quote(name)} (catalog names are lowercase letters, digits and '-')"
+    )
     return name
 
 
@@ -62,9 +68,11 @@ def _cpu(value: Any, what: str) -> float:
     try:
         cpu = float(value)
     except (TypeError, ValueError):
-        raise ProfileError(f"{what}: {value!r} is not a number of cores. Fix: write e.g. 2 or 0.5") from None
+        raise ProfileError(
+            f"{what}: {quote(value)} is not a number of cores. Fix: write e.g. 2 or 0.5"
+        ) from None
     if cpu <= 0:
-        raise ProfileError(f"{what}: {value!r} must be more than 0 cores. Fix: give a positive number")
+        raise ProfileError(f"{what}: {quote(value)} must be more than 0 cores. Fix: give a positive number")
     return cpu
 
 
@@ -107,16 +115,16 @@ class _Importer:
             raise ProfileError(
                 f"{label}: a profile needs a display_name (KubeSpawner requires it). Fix: add one"
             )
-        label = f"{label} ({profile.get('display_name', profile.get('slug'))!r})"
+        label = f"{label} ({quote(profile.get('display_name', profile.get('slug')))})"
         for k in sorted(set(profile) - PROFILE_KEYS):
-            self.notes.append(f"{label}: key {k!r} ignored (KubeSpawner 7.1 does not read it either)")
+            self.notes.append(f"{label}: key {quote(k)} ignored (KubeSpawner 7.1 does not read it either)")
         slug = kubespawner_slug(profile)
         if "slug" not in profile:
-            self.notes.append(f"{label}: no slug; KubeSpawner's own rule gives {slug!r}")
+            self.notes.append(f"{label}: no slug; KubeSpawner's own rule gives {quote(slug)}")
         name = _name(slug, f"{label}: slug", self.notes)
         if name in self.tiers:
             raise ProfileError(
-                f"{label}: slug {name!r} is also the slug of {self.where_of[name]}. "
+                f"{label}: slug {quote(name)} is also the slug of {self.where_of[name]}. "
                 "Fix: give one a distinct slug"
             )
         self.where_of[name] = where
@@ -151,7 +159,7 @@ class _Importer:
             tier["environments"] = envs
         if options:
             tier["options"] = {
-                _name(k, f"{label}: option", self.notes): self.option(f"{label}: option {k!r}", v)
+                _name(k, f"{label}: option", self.notes): self.option(f"{label}: option {quote(k)}", v)
                 for k, v in options.items()
             }
         if override:
@@ -199,13 +207,15 @@ class _Importer:
         ]
         if len(wanted) > 1:
             raise ProfileError(
-                f"{label}: extra_resource_limits asks for {', '.join(wanted)}; a tier has one kind of GPU. "
+                f"{label}: extra_resource_limits asks for {', '.join(map(short, wanted))}; "
+                "a tier has one kind of GPU. "
                 "Fix: split it into one profile per GPU kind"
             )
         other = [k for k in limits if k not in wanted and "gpu" in k.lower()]
         if other:
             self.notes.append(
-                f"{label}: {', '.join(other)} carried as an override; placement does not count it "
+                f"{label}: {', '.join(map(short, other))} carried as an override; "
+                "placement does not count it "
                 f"(to count it, add a node_selector label naming the GPU model: {GPU_MODEL_LABELS[0]})"
             )
         if not wanted:
@@ -217,7 +227,7 @@ class _Importer:
             assert gpu >= 0 and float(count) == gpu
         except (TypeError, ValueError, AssertionError):
             raise ProfileError(
-                f"{label}: extra_resource_limits.{resource}: {count!r} is not a whole number. "
+                f"{label}: extra_resource_limits.{resource}: {quote(count)} is not a whole number. "
                 "Fix: write e.g. 1"
             ) from None
         if limits:
@@ -260,7 +270,7 @@ class _Importer:
                 image = next(iter(o.values()), None)
                 envs.append(self.env(image, str((choices[k] or {}).get("display_name", "")), k))
             self.notes.append(
-                f"{label}: option {key!r} only picks an image: became the tier's environments "
+                f"{label}: option {quote(key)} only picks an image: became the tier's environments "
                 f"({', '.join(envs)}; the first is the default)"
             )
             del options[key]
@@ -271,13 +281,13 @@ class _Importer:
         if not isinstance(option, dict):
             raise ProfileError(f"{label}: must be a mapping with choices and/or unlisted_choice")
         for k in sorted(set(option) - OPTION_KEYS):
-            self.notes.append(f"{label}: key {k!r} ignored (KubeSpawner 7.1 does not read it either)")
+            self.notes.append(f"{label}: key {quote(k)} ignored (KubeSpawner 7.1 does not read it either)")
         out: dict[str, Any] = {"display_name": str(option.get("display_name", ""))}
         choices = {}
         for key, choice in (option.get("choices") or {}).items():
             choice = choice or {}
             for k in sorted(set(choice) - CHOICE_KEYS):
-                self.notes.append(f"{label}: choice {key!r}: key {k!r} ignored")
+                self.notes.append(f"{label}: choice {quote(key)}: key {quote(k)} ignored")
             choices[str(key)] = {
                 "display_name": str(choice.get("display_name", key)),
                 "default": bool(choice.get("default")),
@@ -303,15 +313,16 @@ class _Importer:
         unlisted = option.get("unlisted_choice")
         if unlisted:
             for k in sorted(set(unlisted) - set(UNLISTED_KEYS)):
-                self.notes.append(f"{label}: unlisted_choice key {k!r} ignored")
+                self.notes.append(f"{label}: unlisted_choice key {quote(k)} ignored")
             out["unlisted_choice"] = {k: copy.deepcopy(unlisted[k]) for k in UNLISTED_KEYS if k in unlisted}
             regex = unlisted.get("validation_regex")
             if regex:
                 out["unlisted_choice"]["validation_regex"] = regex_from_kubespawner(str(regex))
             if regex and not anchored_at_end(str(regex)):
                 self.notes.append(
-                    f"{label}: validation_regex {regex!r} is not anchored at the end: KubeSpawner (re.match) "
-                    "accepted any value that merely starts with a match; here the WHOLE value must match"
+                    f"{label}: validation_regex {quote(regex)} is not anchored at the end: "
+                    "KubeSpawner (re.match) accepted any value that merely starts with a match; "
+                    "here the WHOLE value must match"
                 )
         return out
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import IMAGE_KEYS, SEARCH_KEYS, SIZE_KEYS, Found, ProfileError
+from ...quote import quote
+from .common import IMAGE_KEYS, SEARCH_KEYS, SIZE_KEYS, Found, ProfileError, short
 
 
 def _lookup(data: Any, path: str) -> Any:
@@ -17,8 +18,11 @@ def _lookup(data: Any, path: str) -> Any:
             node = node[int(part)]
         else:
             here = ".".join(seen) or "the top level"
-            keys = ", ".join(map(str, node)) if isinstance(node, dict) else type(node).__name__
-            raise KeyError(f"no {part!r} under {here} (found: {keys or 'nothing'})")
+            if isinstance(node, dict):
+                keys = ", ".join(short(k) for k in list(node)[:10]) + (", …" if len(node) > 10 else "")
+            else:
+                keys = type(node).__name__
+            raise KeyError(f"no {quote(part)} under {here} (found: {keys or 'nothing'})")
         seen.append(part)
     return node
 
@@ -91,7 +95,7 @@ def find_profile_list(data: Any, key: str | None = None, source: str = "the file
         value = _lookup(data, used)
     where = used or "the file"
     if isinstance(value, dict):
-        items = [(f"{used}.{k}" if used else f"profile {k!r}", value[k]) for k in sorted(value)]
+        items = [(f"{used}.{short(k)}" if used else f"profile {quote(k)}", value[k]) for k in sorted(value)]
     elif isinstance(value, list):
         items = [(f"{used}[{i}]" if used else f"profile #{i + 1}", p) for i, p in enumerate(value)]
     else:
