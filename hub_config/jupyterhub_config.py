@@ -2,20 +2,16 @@
 machine), any username with one shared password, servers placed by HybridSpawner.
 
 Started by `make run`. Settings come from environment variables so tests and benchmarks can run
-several hubs side by side:
-
-    JUPYTER_HYBRID_DEMO_PASSWORD  password for every user (8+ characters); default: random, printed
-    JUPYTER_HYBRID_CATALOG        catalog file; default: hub_config/catalog.yaml
-    JUPYTER_HYBRID_STATE_DIR      database, cookie secret, users' homes; default: .hub-state/
-    JUPYTER_HYBRID_PORT           public port on 127.0.0.1; default 8000
-    JUPYTER_HYBRID_HUB_PORT       hub API port; default 8081
-    JUPYTER_HYBRID_PROXY_API_PORT configurable-http-proxy API port; default 8001
+several hubs side by side; the README lists them ("Demo settings"). A port that is taken stops the
+hub here, naming the variable and a free port to set, rather than a proxy traceback later.
 """
 
+import errno
 import os
 import secrets
 import shlex
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -39,10 +35,71 @@ except CatalogError as e:
     sys.exit(f"jupyter-hybrid: the hub will not start, the catalog is invalid:\n{e}")
 
 # Network: loopback only.
-c.JupyterHub.bind_url = f"http://127.0.0.1:{env('JUPYTER_HYBRID_PORT', '8000')}"
-c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{env('JUPYTER_HYBRID_HUB_PORT', '8081')}"
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('JUPYTER_HYBRID_PROXY_API_PORT', '8001')}"
-c.ConfigurableHTTPProxy.pid_file = str(STATE / "jupyterhub-proxy.pid")
+HOST = "127.0.0.1"
+PROXY_PID_FILE = STATE / "jupyterhub-proxy.pid"
+
+
+def port_setting(var: str, default: int) -> int:
+    value = env(var) or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        sys.exit(f"jupyter-hybrid: {var}={value[:20]!r} is not a port; set it to a number from 1 to 65535")
+    return int(value)
+
+
+def bind_problem(port: int) -> str | None:
+    """Why the hub or its proxy could not listen on ``port``, or None. SO_REUSEADDR, as they bind:
+    a port left in TIME_WAIT by a stopped hub is free, only a listening socket is "in use"."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as e:
+            return "is in use" if e.errno == errno.EADDRINUSE else f"cannot be used ({e.strerror})"
+    return None
+
+
+def previous_proxy_running() -> bool:
+    """A proxy left by an earlier hub (its pid file): JupyterHub stops it and takes its ports."""
+    try:
+        os.kill(int(PROXY_PID_FILE.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def check_ports(ports: dict[str, int]) -> None:
+    """Exit with what to set when a port is taken (or two settings name the same port)."""
+    names = {}
+    for var, port in ports.items():
+        if port in names:
+            sys.exit(f"jupyter-hybrid: {var} and {names[port]} are both {port}; give each its own port")
+        names[port] = var
+    proxy_owned = set()
+    if previous_proxy_running():
+        proxy_owned = {"JUPYTER_HYBRID_PORT", "JUPYTER_HYBRID_PROXY_API_PORT"}
+    problems = []
+    for var, port in ports.items():
+        problem = None if var in proxy_owned else bind_problem(port)
+        if problem:
+            nearby = range(port + 1, min(port + 200, 65536))
+            free = next((p for p in nearby if p not in names and not bind_problem(p)), None)
+            fix = f"pick another, e.g. `{var}={free} make run`" if free else f"set {var} to a free port"
+            problems.append(f"port {port} on {HOST} {problem} ({var}); {fix}")
+    if problems:
+        sys.exit("jupyter-hybrid: the hub will not start:\n  " + "\n  ".join(problems))
+
+
+PORTS = {
+    "JUPYTER_HYBRID_PORT": port_setting("JUPYTER_HYBRID_PORT", 8000),
+    "JUPYTER_HYBRID_HUB_PORT": port_setting("JUPYTER_HYBRID_HUB_PORT", 8081),
+    "JUPYTER_HYBRID_PROXY_API_PORT": port_setting("JUPYTER_HYBRID_PROXY_API_PORT", 8001),
+}
+check_ports(PORTS)
+PORT = PORTS["JUPYTER_HYBRID_PORT"]
+c.JupyterHub.bind_url = f"http://{HOST}:{PORT}"
+c.JupyterHub.hub_bind_url = f"http://{HOST}:{PORTS['JUPYTER_HYBRID_HUB_PORT']}"
+c.ConfigurableHTTPProxy.api_url = f"http://{HOST}:{PORTS['JUPYTER_HYBRID_PROXY_API_PORT']}"
+c.ConfigurableHTTPProxy.pid_file = str(PROXY_PID_FILE)
 chp = ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 if chp.exists():  # installed by `make` through jlpm; otherwise found on PATH
     c.ConfigurableHTTPProxy.command = [str(chp)]
@@ -57,7 +114,7 @@ password = env("JUPYTER_HYBRID_DEMO_PASSWORD")
 if not password:
     password = secrets.token_urlsafe(12)
     print(
-        f"\n  jupyter-hybrid demo: log in at http://127.0.0.1:{env('JUPYTER_HYBRID_PORT', '8000')} "
+        f"\n  jupyter-hybrid demo: log in at http://{HOST}:{PORT} "
         f"with any username and the password {password}\n",
         flush=True,
     )
