@@ -1,5 +1,4 @@
 import {
-  ILabShell,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
@@ -48,13 +47,10 @@ const gpuPlugin: JupyterFrontEndPlugin<void> = {
   description:
     'GPU panel (live charts, memory by notebook, culler notices) and status-bar item.',
   autoStart: true,
-  requires: [ILabShell],
   optional: [IStatusBar],
-  activate: (
-    app: JupyterFrontEnd,
-    shell: ILabShell,
-    statusBar: IStatusBar | null
-  ) => {
+  activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null) => {
+    // app.shell, not ILabShell: Jupyter Notebook 7 has its own shell with left and right areas
+    const shell = app.shell;
     const settings = app.serviceManager.serverSettings;
     const model = new GpuModel(settings);
     const panel = new GpuPanel(model, settings, () => {
@@ -87,8 +83,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description:
     'Shows the hardware tier, site and environment this server runs with.',
   autoStart: true,
-  requires: [ILabShell],
-  activate: (app: JupyterFrontEnd, shell: ILabShell) => {
+  activate: (app: JupyterFrontEnd) => {
+    const shell = app.shell;
     const panel = new HybridPanel(app.serviceManager.serverSettings);
     panel.title.icon = hybridIcon;
     shell.add(panel, 'left', { rank: 900 });

@@ -50,6 +50,8 @@ export class SnapshotsPanel extends Widget {
     this.id = 'jupyter-hybrid-snapshots';
     this.addClass('jp-HybridSnapshots');
     this.title.caption = 'Environment snapshots';
+    // the kernelspecs may arrive after the panel is first shown
+    kernelspecs.specsChanged.connect(() => this.fillKernels());
 
     this.kernelSelect = el('select', {
       className: 'jp-HybridSnapshots-kernel'
@@ -133,7 +135,12 @@ export class SnapshotsPanel extends Widget {
   private render(snapshots: ISnapshotSummary[]): void {
     this.list.textContent = '';
     if (snapshots.length === 0) {
-      this.list.append(el('li', { textContent: 'No snapshot yet.' }));
+      this.list.append(
+        el('li', {
+          className: 'jp-HybridSnapshots-empty',
+          textContent: 'No snapshot yet.'
+        })
+      );
     }
     for (const s of snapshots) {
       const check = el('input', { type: 'checkbox', value: s.id });

@@ -68,10 +68,10 @@ def jp_server_cleanup():
 
 
 @contextlib.contextmanager
-def run_lab(tmp_path, args=(), env=None, ready_line=None):
-    """`jupyter lab` without a hub: fresh jupyter dirs (no saved workspace), its own snapshot
-    database, output in ``tmp_path/lab.log``. Yields ``(base_url, token)`` once it answers (and,
-    with ``ready_line``, once that line is in its log)."""
+def run_lab(tmp_path, args=(), env=None, ready_line=None, app="lab"):
+    """`jupyter lab` (or, with ``app="notebook"``, Jupyter Notebook 7) without a hub: fresh jupyter
+    dirs (no saved workspace), its own snapshot database, output in ``tmp_path/lab.log``. Yields
+    ``(base_url, token)`` once it answers (and, with ``ready_line``, once that line is in its log)."""
     port, token = free_port(), "ui-test-token-0123456789"
     log_path = tmp_path / "lab.log"
     root = tmp_path / "root"
@@ -85,7 +85,7 @@ def run_lab(tmp_path, args=(), env=None, ready_line=None):
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        app,
         "--no-browser",
         f"--port={port}",
         f"--ServerApp.token={token}",
