@@ -13,7 +13,7 @@ from ..quote import quote
 from ..snapshots import capture, diff, export, restore
 from ..snapshots.errors import NotFound as SnapshotNotFound
 from ..snapshots.errors import SnapshotError
-from ..snapshots.model import Snapshot
+from ..snapshots.model import Snapshot, load_snapshot
 from .errors import json_errors
 from .handlers import HybridAPIHandler
 
@@ -79,7 +79,8 @@ class SnapshotAPIHandler(HybridAPIHandler):
         return self.settings["jupyter_hybrid.owner"]
 
     def snapshot(self, snapshot_id: str) -> Snapshot:
-        return Snapshot.model_validate(self.store.get(self.owner, snapshot_id))
+        """The stored snapshot, checked again (a stored package must not steer an export or restore)."""
+        return load_snapshot(self.store.get(self.owner, snapshot_id), f"snapshot {snapshot_id[:12]}")
 
 
 class SnapshotsHandler(SnapshotAPIHandler):

@@ -19,8 +19,18 @@ from urllib.parse import unquote, urlparse
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+from ..quote import quote
 from .errors import NotFound, SnapshotError
-from .model import GitInfo, GpuInfo, HubInfo, KernelSpecInfo, Package, Snapshot, canonical_name
+from .model import (
+    GitInfo,
+    GpuInfo,
+    HubInfo,
+    KernelSpecInfo,
+    Package,
+    Snapshot,
+    canonical_name,
+    package_problem,
+)
 
 PROBE = Path(__file__).with_name("probe.py")
 PROBE_TIMEOUT = 120.0  # seconds; the probe of a 300-package environment takes well under one
@@ -51,7 +61,7 @@ def capture_kernel(
         spec = ksm.get_kernel_spec(kernel_name)
     except NoSuchKernel:
         known = ", ".join(sorted(ksm.find_kernel_specs())) or "none"
-        raise NotFound(f"no kernel named {kernel_name!r}; installed kernels: {known}") from None
+        raise NotFound(f"no kernel named {quote(kernel_name)}; installed kernels: {known}") from None
     if (spec.language or "").lower() != "python":
         raise SnapshotError(
             f"kernel {kernel_name!r} runs {spec.language or 'an unknown language'}; "
@@ -106,16 +116,21 @@ def capture_notebook(
 def notebook_path(path: str | os.PathLike, root_dir: str | os.PathLike) -> Path:
     """``path`` resolved (symlinks too) inside ``root_dir``; SnapshotError/NotFound otherwise."""
     root = Path(root_dir).expanduser().resolve()
-    candidate = Path(path).expanduser()
-    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    shown = quote(str(path), limit=80)
+    if any(not c.isprintable() for c in str(path)):  # NUL and other controls: no file has that name
+        raise SnapshotError(f"notebook path {shown} holds a control character; give a plain path")
+    try:
+        candidate = Path(path).expanduser()
+        resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        is_file = resolved.is_file()
+    except (OSError, ValueError) as e:  # too long, not encodable, ...
+        raise SnapshotError(f"notebook path {shown} cannot be used: {e.__class__.__name__}") from None
     if not resolved.is_relative_to(root):
-        raise SnapshotError(
-            f"notebook path {str(path)!r} is outside the server root {root}; give a path inside it"
-        )
-    if not resolved.is_file():
-        raise NotFound(f"notebook {str(path)!r} not found under {root}")
+        raise SnapshotError(f"notebook path {shown} is outside the server root {root}; give a path inside it")
+    if not is_file:
+        raise NotFound(f"notebook {shown} not found under {root}")
     if resolved.suffix != ".ipynb":
-        raise SnapshotError(f"{str(path)!r} is not a notebook (.ipynb)")
+        raise SnapshotError(f"{shown} is not a notebook (.ipynb)")
     return resolved
 
 
@@ -154,7 +169,7 @@ def resolve_python(python: str) -> str:
         found = shutil.which(python)
         if found:
             return found
-    raise NotFound(f"Python interpreter {python!r} not found; give the path of a python executable")
+    raise NotFound(f"Python interpreter {quote(python)} not found; give the path of a python executable")
 
 
 def kernel_python(argv0: str) -> str:
@@ -230,10 +245,13 @@ def build_snapshot(
 
 
 def packages_from_probe(data: dict) -> list[Package]:
-    """Conda records as ``conda:<channel>``; Python distributions not owned by one, by their source."""
+    """Conda records as ``conda:<channel>``; Python distributions not owned by one, by their source.
+
+    A distribution whose name, version or source is not valid (``packaging``'s rules) stops the
+    capture with a SnapshotError naming it: such text must never reach a requirements file.
+    """
     packages = [
-        Package(name=r["name"], version=r["version"], installer="conda", source=f"conda:{r['channel']}")
-        for r in data.get("conda") or ()
+        _package(r["name"], r["version"], "conda", f"conda:{r['channel']}") for r in data.get("conda") or ()
     ]
     conda_names = {canonical_name(p.name) for p in packages}
     for dist in data.get("distributions") or ():
@@ -242,15 +260,19 @@ def packages_from_probe(data: dict) -> list[Package]:
             continue  # this distribution is the Python side of a conda package already listed
         if dist.get("installer") == "conda" and canonical_name(dist["name"]) in conda_names:
             continue
-        packages.append(
-            Package(
-                name=dist["name"],
-                version=dist["version"],
-                installer=dist["installer"],
-                source=package_source(dist["installer"], dist.get("direct_url")),
-            )
-        )
+        source = package_source(dist["installer"], dist.get("direct_url"))
+        packages.append(_package(dist["name"], dist["version"], dist["installer"], source))
     return packages
+
+
+def _package(name, version, installer, source) -> Package:
+    fields = [str(v) for v in (name, version, installer, source)]
+    problem = package_problem(*fields)
+    if problem:
+        raise SnapshotError(
+            f"cannot snapshot this environment: {problem}; uninstall or reinstall that distribution"
+        )
+    return Package(name=fields[0], version=fields[1], installer=fields[2], source=fields[3])
 
 
 def package_source(installer: str, direct_url: dict | None) -> str:

@@ -21,7 +21,7 @@ from . import capture, export, localstore
 from . import diff as diffs
 from . import restore as restoring
 from .errors import SnapshotError
-from .model import Snapshot
+from .model import Snapshot, load_snapshot
 
 
 def save(snap: Snapshot) -> str:
@@ -34,9 +34,10 @@ def load(ref: str) -> Snapshot:
     path = Path(ref).expanduser()
     if path.is_file():
         try:
-            return Snapshot.model_validate(json.loads(path.read_text(encoding="utf-8")))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise SnapshotError(f"{ref} is not a snapshot file: {_one_line(e)}") from None
+        return load_snapshot(data, str(path))
     return localstore.load(ref)
 
 

@@ -10,20 +10,40 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from collections import Counter
 from pathlib import Path
 
 import yaml
 
+from ..quote import quote
 from .errors import SnapshotError
-from .model import Package, Snapshot, canonical_name
+from .model import Package, Snapshot, canonical_name, package_problem
 
 NOT_PINNED = {"pip"}  # the image brings its own pip
+# "name==version" or "name @ url": starts with a name, one space-free URL, no ${VAR}, no continuation
+_SAFE_LINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(==[A-Za-z0-9.!+_-]+| @ (?!-)(?:(?!\$\{)\S)+(?<!\\))")
 
 
 def requirement(p: Package) -> tuple[str | None, str | None]:
-    """(requirement line, None) for an installable pip package, else (None, why it is left out)."""
+    """(requirement line, None) for an installable pip package, else (None, why it is left out).
+
+    The package is checked again here (a Package made with ``model_copy`` skipped validation):
+    SnapshotError naming it rather than a line pip could read as an option.
+    """
+    problem = package_problem(p.name, p.version, p.installer, p.source)
+    if problem:
+        raise SnapshotError(f"cannot export: {problem}")
+    line, why = _requirement(p)
+    if line is not None and not _SAFE_LINE.fullmatch(line):  # belt and braces: never an option
+        raise SnapshotError(
+            f"cannot export package {quote(p.name)}: {quote(line)} is not a plain requirement"
+        )
+    return line, why
+
+
+def _requirement(p: Package) -> tuple[str | None, str | None]:
     if canonical_name(p.name) in NOT_PINNED:
         return None, f"{p.name} itself is not pinned: the build brings its own"
     if p.source == "pypi":
@@ -72,6 +92,10 @@ def export_requirements(snap: Snapshot) -> str:
 def environment_yml(snap: Snapshot) -> str:
     """A conda environment.yml: channels, conda packages pinned ``name=version``, pip ones under ``pip:``."""
     conda = [p for p in snap.packages if p.is_conda]
+    for p in conda:
+        problem = package_problem(p.name, p.version, p.installer, p.source)
+        if problem:
+            raise SnapshotError(f"cannot export: {problem}")
     names = {canonical_name(p.name) for p in conda}
     counts = Counter(p.source.partition(":")[2] for p in conda)
     channels = [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c != "unknown"]

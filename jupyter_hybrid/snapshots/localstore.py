@@ -11,13 +11,12 @@ import getpass
 import os
 import re
 
-from pydantic import ValidationError
-
+from ..quote import quote
 from ..store import errors as store_errors
 from ..store.db import default_url, make_engine
 from ..store.snapshots import SnapshotStore
 from .errors import NotFound, SnapshotError
-from .model import Snapshot
+from .model import Snapshot, load_snapshot
 
 MIN_PREFIX = 4
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -47,17 +46,16 @@ def load(id_or_prefix: str) -> Snapshot:
     ref = id_or_prefix.strip().lower()
     if len(ref) < MIN_PREFIX or len(ref) > 64 or not _HEX.match(ref):
         raise SnapshotError(
-            f"{id_or_prefix!r} is not a snapshot id: give {MIN_PREFIX} to 64 hex characters of one"
+            f"{quote(id_or_prefix)} is not a snapshot id: give {MIN_PREFIX} to 64 hex characters of one"
         )
     store, url = _store()
     try:
-        return Snapshot.model_validate(store.get(owner(), ref))
+        body = store.get(owner(), ref)
     except store_errors.NotFound:
-        raise NotFound(f"no snapshot {id_or_prefix!r} in {url}") from None
+        raise NotFound(f"no snapshot {quote(id_or_prefix)} in {url}") from None
     except store_errors.Ambiguous as e:
         raise SnapshotError(str(e)) from None
-    except ValidationError as e:
-        raise SnapshotError(f"snapshot {id_or_prefix!r} is not readable: {e.errors()[0]['msg']}") from None
+    return load_snapshot(body, f"snapshot {ref[:12]}")
 
 
 def list_snapshots() -> list[Snapshot]:
