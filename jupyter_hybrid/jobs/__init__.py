@@ -1,0 +1,1 @@
+"""Scheduled jobs: notebooks published with typed parameters and a schedule, run by papermill."""
