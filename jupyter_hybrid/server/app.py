@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Int, Unicode, default
+from traitlets import Int, List, Unicode, default
 
 from .handlers import InfoHandler
 
@@ -41,6 +41,15 @@ class HybridServerApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    restore_env_deny = List(
+        Unicode(),
+        help="""More environment variable name patterns (fnmatch, case-insensitive) withheld from
+        the tools a restore runs (pip, conda, build backends), on top of the built-in ones
+        (*TOKEN*, *SECRET*, *PASSWORD*, *_KEY, JUPYTERHUB_*, JPY_*, JUPYTER_HYBRID_DB_URL, ...;
+        see jupyter_hybrid.snapshots.environ). Default: [].
+        """,
+    ).tag(config=True)
+
     @default("db_url")
     def _default_db_url(self):
         from ..store.db import default_url
@@ -62,6 +71,7 @@ class HybridServerApp(ExtensionApp):
                 "jupyter_hybrid.owner": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
                 "jupyter_hybrid.envs_dir": self.envs_dir,
                 "jupyter_hybrid.max_body_bytes": self.max_body_bytes,
+                "jupyter_hybrid.restore_env_deny": tuple(self.restore_env_deny),
                 "jupyter_hybrid.tasks": Tasks(),
             }
         )

@@ -185,11 +185,14 @@ class SnapshotRestoreHandler(SnapshotAPIHandler):
         snap = self.snapshot(snapshot_id)
         envs_dir = self.settings["jupyter_hybrid.envs_dir"]
         ksm = self.kernel_spec_manager
+        deny = self.settings.get("jupyter_hybrid.restore_env_deny", ())
         # refuse up front what can be known now (name taken, no such Python): a 400, not a failed task
         await asyncio.to_thread(restore.check, snap, req.name, envs_dir, kernel_spec_manager=ksm)
 
         def work(progress):
-            result = restore.restore(snap, req.name, envs_dir, progress=progress, kernel_spec_manager=ksm)
+            result = restore.restore(
+                snap, req.name, envs_dir, progress=progress, kernel_spec_manager=ksm, env_deny=deny
+            )
             return {
                 "kernel_name": result.kernel_name,
                 "display_name": result.display_name,

@@ -29,14 +29,13 @@ from jupyter_core.paths import jupyter_data_dir
 from ..quote import quote
 from . import capture, export
 from .diff import diff, is_empty
+from .environ import restore_env
 from .errors import SnapshotError
 from .model import Snapshot, canonical_name
 
 STEP_TIMEOUT = 3600.0  # seconds one step (venv, pip install) may take
 ERROR_LINES = 8  # lines of a failed step's output quoted in the error
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-# variables of this process that would make the new environment's pip or Python see other packages
-_LEAKY = ("PYTHONPATH", "PYTHONHOME", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "VIRTUAL_ENV", "CONDA_PREFIX")
 
 
 @dataclass
@@ -116,14 +115,18 @@ def restore(
     prefix: str | os.PathLike | None = None,
     timeout: float = STEP_TIMEOUT,
     kernel_spec_manager: KernelSpecManager | None = None,
+    env_deny: tuple[str, ...] = (),
 ) -> RestoreResult:
     """Create ``envs_dir/<name>`` from ``snap``; register kernel ``name`` (default ``snapshot-<short id>``).
 
     The kernelspec goes to the user's kernels folder, or ``<prefix>/share/jupyter/kernels`` when
     ``prefix`` is given; ``kernel_spec_manager`` (the server's) is the one asked which kernels
     exist and that installs it. ``progress`` receives step messages and pip's output, line by line.
+    pip, conda and build backends run with :func:`environ.restore_env` (no tokens, passwords or
+    database URLs; ``env_deny`` adds name patterns to withhold).
     """
     say = progress or (lambda line: None)
+    env = restore_env(extra_deny=env_deny)
     ksm = kernel_spec_manager or KernelSpecManager()
     plan = check(snap, name, envs_dir, prefix=prefix, kernel_spec_manager=ksm)
     kernel_name, env_path, kernel_dir = plan.kernel_name, plan.env_path, plan.kernel_dir
@@ -137,14 +140,15 @@ def restore(
         ) from None
     made_kernel = False
     try:
-        python = _create_env(snap, env_path, plan.base, plan.conda, say, timeout)
-        before = _packages(python)
-        _add_ipykernel(snap, python, env_path, say, timeout)
+        step = Steps(say, timeout, env)
+        python = _create_env(snap, env_path, plan.base, plan.conda, step)
+        before = _packages(python, env)
+        _add_ipykernel(snap, python, env_path, step)
         say(f"registering kernel {kernel_name!r} ({display_name})")
         made_kernel = True
         _install_kernelspec(ksm, python, kernel_name, display_name, snap.id, prefix)
         say("capturing the restored environment")
-        restored = capture.build_snapshot(capture.run_probe(python, env=_env()))
+        restored = capture.build_snapshot(capture.run_probe(python, env=env))
     except BaseException as e:
         say(f"restore failed; removing {env_path}" + (f" and kernel {kernel_name!r}" if made_kernel else ""))
         shutil.rmtree(env_path, ignore_errors=True)
@@ -188,12 +192,6 @@ def _python_minor(python: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def _env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
-    env.update(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    return env
-
-
 def _env_python(env_path: Path) -> str:
     return str(env_path / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
@@ -202,24 +200,39 @@ def _conda_tool() -> str | None:
     return shutil.which("conda") or shutil.which("mamba")
 
 
-def _create_env(snap: Snapshot, env_path: Path, base: str | None, conda: str | None, say, timeout) -> str:
+@dataclass
+class Steps:
+    """How a restore runs its tools: where output goes, how long a step may take, which env."""
+
+    say: Callable[[str], None]
+    timeout: float
+    env: dict
+
+    def run(self, cmd: list[str], what: str) -> None:
+        run_streaming(cmd, self.say, what, self.timeout, env=self.env)
+
+    def pip(self, python: str, args: list[str], what: str) -> None:
+        self.run([python, "-m", "pip", "install", "--progress-bar", "off", *args], what)
+
+
+def _create_env(snap: Snapshot, env_path: Path, base: str | None, conda: str | None, step: Steps) -> str:
+    say = step.say
     if conda:
         env_path.rmdir()  # conda creates the prefix itself
         with tempfile.TemporaryDirectory() as tmp:
             yml = Path(tmp) / "environment.yml"
             yml.write_text(export.environment_yml(snap), encoding="utf-8")
             say(f"creating conda environment {env_path} ({len(snap.packages)} packages)")
-            cmd = [conda, "env", "create", "-q", "-p", str(env_path), "-f", str(yml)]
-            run_streaming(cmd, say, "conda env create", timeout)
+            step.run([conda, "env", "create", "-q", "-p", str(env_path), "-f", str(yml)], "conda env create")
         return _env_python(env_path)
     say(f"creating venv {env_path} with {base}")
-    run_streaming([base, "-m", "venv", str(env_path)], say, "creating the venv", timeout)
+    step.run([base, "-m", "venv", str(env_path)], "creating the venv")
     python = _env_python(env_path)
     wanted = next((p.version for p in snap.packages if canonical_name(p.name) == "pip"), None)
     if wanted:
         say(f"installing pip {wanted}")
         try:
-            _pip(python, ["pip==" + wanted], say, f"installing pip {wanted}", timeout)
+            step.pip(python, ["pip==" + wanted], f"installing pip {wanted}")
         except SnapshotError as e:  # keep the venv's own pip; the diff will show it
             say(f"kept the venv's own pip: {e}")
     requirements = env_path / "snapshot-requirements.txt"
@@ -227,41 +240,48 @@ def _create_env(snap: Snapshot, env_path: Path, base: str | None, conda: str | N
     count = sum(1 for line in requirements.read_text().splitlines() if line and not line.startswith("#"))
     if count:
         say(f"installing {count} pinned packages")
-        _pip(python, ["-r", str(requirements)], say, "pip install", timeout)
+        step.pip(python, ["-r", str(requirements)], "pip install")
     return python
 
 
-def _add_ipykernel(snap: Snapshot, python: str, env_path: Path, say, timeout) -> None:
+def _add_ipykernel(snap: Snapshot, python: str, env_path: Path, step: Steps) -> None:
     if any(canonical_name(p.name) == "ipykernel" for p in snap.packages):
         return  # pinned with the rest
     pins = [export.requirement(p)[0] for p in snap.packages if p.source == "pypi"]
     constraints = env_path / "snapshot-constraints.txt"
     constraints.write_text("".join(f"{line}\n" for line in pins if line), encoding="utf-8")
-    say("installing ipykernel within the snapshot's pins")
+    step.say("installing ipykernel within the snapshot's pins")
     try:
-        _pip(python, ["ipykernel", "-c", str(constraints)], say, "pip install ipykernel", timeout)
+        step.pip(python, ["ipykernel", "-c", str(constraints)], "pip install ipykernel")
     except SnapshotError:
-        say("ipykernel does not fit the snapshot's pins; installing it without them (see the diff)")
-        _pip(python, ["ipykernel"], say, "pip install ipykernel", timeout)
+        step.say("ipykernel does not fit the snapshot's pins; installing it without them (see the diff)")
+        step.pip(python, ["ipykernel"], "pip install ipykernel")
 
 
-def _pip(python: str, args: list[str], say, what: str, timeout: float) -> None:
-    run_streaming([python, "-m", "pip", "install", "--progress-bar", "off", *args], say, what, timeout)
-
-
-def _packages(python: str) -> set[str]:
-    data = capture.run_probe(python, env=_env())
+def _packages(python: str, env: dict) -> set[str]:
+    data = capture.run_probe(python, env=env)
     return {canonical_name(p.name) for p in capture.packages_from_probe(data)}
 
 
 def run_streaming(
-    cmd: list[str], say: Callable[[str], None], what: str, timeout: float = STEP_TIMEOUT
+    cmd: list[str],
+    say: Callable[[str], None],
+    what: str,
+    timeout: float = STEP_TIMEOUT,
+    *,
+    env: dict | None = None,
 ) -> None:
-    """Run ``cmd``, each output line to ``say``; SnapshotError with the last error lines if it fails."""
+    """Run ``cmd`` (with ``env``, default :func:`restore_env`), each output line to ``say``;
+    SnapshotError with the last error lines if it fails."""
     tail: deque[str] = deque(maxlen=200)
     try:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", env=_env()
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            env=restore_env() if env is None else env,
         )
     except OSError as e:
         raise SnapshotError(f"{what} could not start: {e}") from None
