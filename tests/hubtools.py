@@ -1,7 +1,8 @@
 """Run the real demo hub (hub_config/jupyterhub_config.py + configurable-http-proxy) in tests.
 
-Each hub gets free ports, its own state folder and an overlay config that adds what tests need
-(an admin service token, groups) on top of the product's own config file.
+Each hub gets free ports (new ones on a retry when another process took one meanwhile), its own
+state folder and an overlay config that adds what tests need (an admin service token, groups) on
+top of the product's own config file.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +18,14 @@ from urllib.parse import unquote
 
 import requests
 
+from .nettools import PORT_ATTEMPTS, PortConflict, free_port, is_port_conflict
+
+__all__ = ["HUB_CONFIG", "PASSWORD", "ROOT", "TOKEN", "Hub", "free_port", "xsrf_from"]
+
 ROOT = Path(__file__).resolve().parent.parent
 HUB_CONFIG = ROOT / "hub_config" / "jupyterhub_config.py"
 PASSWORD = "e2e-password-123"
 TOKEN = "e2e-admin-token-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Hub:
@@ -41,8 +39,7 @@ class Hub:
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._pick_ports()
         self.catalog = catalog
         overlay = [
             f"load_subconfig({str(HUB_CONFIG)!r})",
@@ -57,6 +54,10 @@ class Hub:
         self.config.write_text("\n".join(overlay) + "\n")
         self.log_path = self.workdir / "hub.log"
         self.proc: subprocess.Popen | None = None
+
+    def _pick_ports(self) -> None:
+        self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     @property
     def env(self) -> dict:
@@ -73,6 +74,19 @@ class Hub:
         return env
 
     def start(self, timeout: float = 60) -> Hub:
+        """Start the hub and wait until its API answers; a port taken meanwhile: new ports, again."""
+        for attempt in range(PORT_ATTEMPTS):
+            if attempt:
+                self._pick_ports()
+            try:
+                return self._start(timeout)
+            except PortConflict:
+                if attempt == PORT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> Hub:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(self.config)],
@@ -85,11 +99,15 @@ class Hub:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
+                this_run = self.log_path.read_bytes()[offset:].decode(errors="replace")
+                if is_port_conflict(this_run):
+                    raise PortConflict(f"hub ports taken meanwhile:\n{this_run[-3000:]}")
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log()}")
             try:
                 if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet (or a stranger holds the port)
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"hub did not answer in {timeout}s:\n{self.log()}")

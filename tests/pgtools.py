@@ -11,10 +11,11 @@ import grp
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from .nettools import PORT_ATTEMPTS, free_port, is_port_conflict
 
 PG_USER = "postgres"
 INSTALL_HINT = (
@@ -40,12 +41,6 @@ def find_bindir() -> Path | None:
         if all(os.access(Path(bindir, b), os.X_OK) for b in ("initdb", "pg_ctl", "postgres")):
             return Path(bindir)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ensure_pg_user() -> None:
@@ -107,7 +102,7 @@ class PgCluster:
             what="initialise a PostgreSQL cluster",
         )
         log = self.root / "server.log"
-        for attempt in range(3):  # the free port may be taken between probing and binding
+        for attempt in range(PORT_ATTEMPTS):  # the free port may be taken between probing and binding
             self.port = free_port()
             opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {sockdir} -c fsync=off"
             try:
@@ -119,7 +114,7 @@ class PgCluster:
                 return self
             except PgUnavailable as e:
                 tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-                if "could not bind" in tail and attempt < 2:
+                if is_port_conflict(tail) and attempt < PORT_ATTEMPTS - 1:
                     continue
                 self.stop()
                 raise PgUnavailable(f"{e}\nserver.log:\n{tail}") from None

@@ -57,3 +57,25 @@ def test_bad_and_clashing_port_settings(tmp_path):
     result = run_hub_config(tmp_path, port=same, proxy_api_port=same, hub_port=free_port())
     assert result.returncode != 0
     assert f"JUPYTER_HYBRID_PROXY_API_PORT and JUPYTER_HYBRID_PORT are both {same}" in result.stderr
+
+
+def test_the_test_hub_retries_with_new_ports_when_one_was_taken(tmp_path, monkeypatch):
+    """tests/hubtools.Hub: the race of free_port() (another process binds the port before the hub)
+    costs a retry with new ports, not a failed test."""
+    from . import hubtools
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = iter([port])  # the first port handed out is the taken one, then real free ports
+        monkeypatch.setattr(hubtools, "free_port", lambda: next(ports, None) or free_port())
+        hub = hubtools.Hub(tmp_path / "hub")
+        assert hub.port == port
+        hub.start()
+        try:
+            assert hub.port != port
+            assert hub.api("GET", "/").ok
+            assert f"port {port} on 127.0.0.1 is in use" in hub.log_path.read_text()
+        finally:
+            hub.stop()
