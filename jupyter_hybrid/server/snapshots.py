@@ -6,11 +6,11 @@ import asyncio
 import re
 
 from jupyter_server.auth.decorator import authorized
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from tornado import web
 
 from ..quote import quote
-from ..snapshots import capture, diff, export, restore
+from ..snapshots import capture, diff, export, restore, trust
 from ..snapshots.errors import NotFound as SnapshotNotFound
 from ..snapshots.errors import SnapshotError
 from ..snapshots.model import Snapshot, load_snapshot
@@ -61,6 +61,9 @@ class CaptureRequest(BaseModel):
 class RestoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=255, description="kernelspec name")
+    trust_sources: StrictBool = Field(
+        False, description="restore another user's snapshot even though it installs from url:/vcs:"
+    )
 
     @field_validator("name")
     @classmethod
@@ -79,8 +82,13 @@ class SnapshotAPIHandler(HybridAPIHandler):
         return self.settings["jupyter_hybrid.owner"]
 
     def snapshot(self, snapshot_id: str) -> Snapshot:
-        """The stored snapshot, checked again (a stored package must not steer an export or restore)."""
-        return load_snapshot(self.store.get(self.owner, snapshot_id), f"snapshot {snapshot_id[:12]}")
+        return self.snapshot_and_owner(snapshot_id)[0]
+
+    def snapshot_and_owner(self, snapshot_id: str) -> tuple[Snapshot, str]:
+        """The stored snapshot, checked again (a stored package must not steer an export or restore),
+        and whose record it is (this user's own when they have one, else the sharer's)."""
+        body = self.store.get(self.owner, snapshot_id)
+        return load_snapshot(body, f"snapshot {snapshot_id[:12]}"), body["owner"]
 
 
 class SnapshotsHandler(SnapshotAPIHandler):
@@ -182,7 +190,14 @@ class SnapshotRestoreHandler(SnapshotAPIHandler):
     @json_errors
     async def post(self, snapshot_id):
         req = self.json_body(RestoreRequest)
-        snap = self.snapshot(snapshot_id)
+        snap, whose = self.snapshot_and_owner(snapshot_id)
+        sources = trust.direct_sources(snap) if whose != self.owner and not req.trust_sources else []
+        if sources:  # someone else's code from URLs: the user confirms first; nothing is started
+            how = 'send "trust_sources": true'
+            message = trust.trust_message(snap, f"{whose}'s shared snapshot", sources, how)
+            self.set_status(409)
+            self.finish({"message": message, "needs_trust": True, "sources": sources})
+            return
         envs_dir = self.settings["jupyter_hybrid.envs_dir"]
         ksm = self.kernel_spec_manager
         deny = self.settings.get("jupyter_hybrid.restore_env_deny", ())

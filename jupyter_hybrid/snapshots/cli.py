@@ -17,7 +17,7 @@ from jupyter_core.paths import jupyter_data_dir
 from pydantic import ValidationError
 
 from ..quote import quote
-from . import capture, export, localstore
+from . import capture, export, localstore, trust
 from . import diff as diffs
 from . import restore as restoring
 from .errors import SnapshotError
@@ -31,14 +31,19 @@ def save(snap: Snapshot) -> str:
 
 def load(ref: str) -> Snapshot:
     """A snapshot from a JSON file path, or by id / unique id prefix from the store."""
+    return load_with_owner(ref)[0]
+
+
+def load_with_owner(ref: str) -> tuple[Snapshot, str | None]:
+    """:func:`load` and whose record it is in the store (None for a file)."""
     path = Path(ref).expanduser()
     if path.is_file():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise SnapshotError(f"{ref} is not a snapshot file: {_one_line(e)}") from None
-        return load_snapshot(data, str(path))
-    return localstore.load(ref)
+        return load_snapshot(data, str(path)), None
+    return localstore.load_with_owner(ref)
 
 
 def envs_dir() -> Path:
@@ -92,6 +97,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     rs.add_argument("--envs-dir", help="where environments go (default $JUPYTER_HYBRID_ENVS_DIR or data dir)")
     rs.add_argument(
         "--prefix", help="install the kernelspec under PREFIX/share/jupyter/kernels, not the user's"
+    )
+    rs.add_argument(
+        "--trust-sources",
+        action="store_true",
+        help="restore another user's snapshot (or a snapshot file) that installs from URLs or repositories",
     )
     rs.add_argument("--json", action="store_true", help="print the result as JSON")
     rs.set_defaults(func=_restore)
@@ -204,7 +214,11 @@ def requirements_path(out: Path) -> Path:
 
 @_errors
 def _restore(args) -> int:
-    snap = load(args.id)
+    snap, whose = load_with_owner(args.id)
+    sources = [] if args.trust_sources or whose == localstore.owner() else trust.direct_sources(snap)
+    if sources:
+        label = "a snapshot file" if whose is None else f"{whose}'s shared snapshot"
+        raise SnapshotError(trust.trust_message(snap, label, sources, "pass --trust-sources"))
     where = Path(args.envs_dir) if args.envs_dir else envs_dir()
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
     result = restoring.restore(snap, args.name, where, progress=say, prefix=args.prefix)

@@ -43,6 +43,11 @@ def save(snap: Snapshot) -> str:
 
 def load(id_or_prefix: str) -> Snapshot:
     """The snapshot whose id is or starts with ``id_or_prefix`` (at least 4 hex characters)."""
+    return load_with_owner(id_or_prefix)[0]
+
+
+def load_with_owner(id_or_prefix: str) -> tuple[Snapshot, str]:
+    """:func:`load` and whose record it is (this user's when they have one, else the sharer's)."""
     ref = id_or_prefix.strip().lower()
     if len(ref) < MIN_PREFIX or len(ref) > 64 or not _HEX.match(ref):
         raise SnapshotError(
@@ -55,7 +60,7 @@ def load(id_or_prefix: str) -> Snapshot:
         raise NotFound(f"no snapshot {quote(id_or_prefix)} in {url}") from None
     except store_errors.Ambiguous as e:
         raise SnapshotError(str(e)) from None
-    return load_snapshot(body, f"snapshot {ref[:12]}")
+    return load_snapshot(body, f"snapshot {ref[:12]}"), body["owner"]
 
 
 def list_snapshots() -> list[Snapshot]:
