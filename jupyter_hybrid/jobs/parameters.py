@@ -248,8 +248,12 @@ def injected_source(values: dict[str, Any]) -> str:
 
 def inject(nb: nbformat.NotebookNode, values: dict[str, Any]) -> nbformat.NotebookNode:
     """A copy of `nb` with one cell tagged `injected-parameters` after the parameters cell (at
-    the top without one), replacing an earlier injected cell; recorded as papermill records it."""
+    the top without one), replacing an earlier injected cell; recorded as papermill records it.
+    No values, no cell (the defaults stand)."""
     nb = nbformat.v4.upgrade(nbformat.from_dict(json.loads(json.dumps(nb))))
+    nb.metadata.setdefault("papermill", nbformat.NotebookNode())["parameters"] = values
+    if not values:
+        return nb
     cell = nbformat.v4.new_code_cell(source=injected_source(values))
     cell.metadata["tags"] = [INJECTED_TAG]
 
@@ -260,5 +264,4 @@ def inject(nb: nbformat.NotebookNode, values: dict[str, Any]) -> nbformat.Notebo
         nb.cells[i] = cell
     else:
         nb.cells.insert(tagged(PARAMETERS_TAG) + 1, cell)
-    nb.metadata.setdefault("papermill", nbformat.NotebookNode())["parameters"] = values
     return nb
