@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Int, List, Unicode, default
+from traitlets import Float, Int, List, Unicode, default
 
 from .handlers import InfoHandler
 
@@ -50,6 +50,14 @@ class HybridServerApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    task_keep_seconds = Float(
+        3600.0,
+        min=0,
+        help="""Seconds a finished background task (a restore) stays readable at
+        /jupyter-hybrid/snapshots/tasks/<id> before it is forgotten. Default: 3600 (one hour).
+        """,
+    ).tag(config=True)
+
     @default("db_url")
     def _default_db_url(self):
         from ..store.db import default_url
@@ -72,7 +80,7 @@ class HybridServerApp(ExtensionApp):
                 "jupyter_hybrid.envs_dir": self.envs_dir,
                 "jupyter_hybrid.max_body_bytes": self.max_body_bytes,
                 "jupyter_hybrid.restore_env_deny": tuple(self.restore_env_deny),
-                "jupyter_hybrid.tasks": Tasks(),
+                "jupyter_hybrid.tasks": Tasks(keep_seconds=self.task_keep_seconds, logger=self.log),
             }
         )
         self._start_gpu_sampler()
