@@ -20,3 +20,24 @@ def jp_server_config(jp_server_config, tmp_path):
             "envs_dir": str(tmp_path / "envs"),
         },
     }
+
+
+@pytest.fixture
+def no_gpu(monkeypatch) -> str:
+    """No NVIDIA GPU for this test, whatever the machine has; yields the reason the code reports.
+
+    Without a GPU nothing changes (the real library finds no driver). With one, the real ``pynvml``
+    is replaced in this process and in every process the test starts (``gputools.force_no_gpu``),
+    so the no-GPU paths are tested on a GPU machine too, instead of being skipped there."""
+    from jupyter_hybrid.gpu import nvml
+    from jupyter_hybrid.gpu.devices import detect_gpus
+
+    from .gputools import force_no_gpu
+
+    nvml.close_session()
+    if detect_gpus()[0]:
+        force_no_gpu(monkeypatch)
+    devices, reason = detect_gpus()
+    assert not devices and reason
+    yield reason
+    nvml.close_session()

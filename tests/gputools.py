@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 import pynvml
@@ -135,6 +136,30 @@ class FakeNVML:
         if h.mig[index] is None:
             raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_FOUND)
         return h.mig[index]
+
+
+# ---- no GPU, even on a GPU machine ----------------------------------------------------------------
+
+NO_GPU_DIR = Path(__file__).parent / "nogpu"
+
+
+def force_no_gpu(monkeypatch) -> None:
+    """Make ``import pynvml`` find a library that cannot load (tests/nogpu/pynvml.py), in this
+    process (``sys.modules``) and in the processes started after (``PYTHONPATH``, this folder first),
+    and start a new NVML session. The ``no_gpu`` fixture (tests/conftest.py) calls it on GPU machines."""
+    import importlib.util
+    import os
+    import sys
+
+    from jupyter_hybrid.gpu import nvml
+
+    spec = importlib.util.spec_from_file_location("pynvml", NO_GPU_DIR / "pynvml.py")
+    shim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shim)
+    monkeypatch.setitem(sys.modules, "pynvml", shim)
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NO_GPU_DIR), path])))
+    nvml.close_session()
 
 
 # ---- a simulated GPU inside a real `jupyter lab` (browser tests) ----------------------------------

@@ -200,3 +200,18 @@ class KMock:
             method="DELETE",
         )
         urllib.request.urlopen(request, timeout=10).close()
+
+    # --- what clients asked ----------------------------------------------------------------------
+
+    def watches(self, plural: str) -> int:
+        """How many watch requests for ``plural`` (e.g. "pods") have arrived: a client's watch is
+        open once this grows (wait for it rather than sleeping)."""
+
+        async def count():
+            return sum(
+                1
+                for r in self.server
+                if r.params.get("watch") == "true" and r.url.path.rstrip("/").endswith(f"/{plural}")
+            )
+
+        return self._run(count())

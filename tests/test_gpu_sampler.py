@@ -69,21 +69,22 @@ def test_other_nvml_errors_fail_the_poll_not_the_thread(caplog):
     gpu = FakeGPU()
     sampler = make([gpu], interval=0.2)
 
+    failed_polls = threading.Semaphore(0)
+
     def lost(h):
+        failed_polls.release()
         raise pynvml.NVMLError(pynvml.NVML_ERROR_GPU_IS_LOST)
 
     sampler.nvml.nvmlDeviceGetMemoryInfo = lost
-    polls = threading.Semaphore(0)
-    sampler.subscribe(lambda update: polls.release())
     with pytest.raises(pynvml.NVMLError):
         sampler.poll()
+    assert failed_polls.acquire(timeout=0)
     with caplog.at_level(logging.WARNING):
         sampler._thread = threading.Thread(target=sampler._run, daemon=True)
         sampler._thread.start()
         try:
-            import time
-
-            time.sleep(0.7)  # ~3 polls, each failing
+            for _ in range(3):  # three polls of the thread, each failing
+                assert failed_polls.acquire(timeout=30), "the sampler thread stopped polling"
         finally:
             sampler.stop()
     failures = [r for r in caplog.records if "GPU sample failed" in r.getMessage()]
@@ -165,11 +166,9 @@ def test_unavailable_reasons(gpus, init_error, reason):
     assert state["available"] is False and state["reason"] == reason and state["gpus"] == []
 
 
-def test_real_backend_without_gpu(caplog):
-    """This machine's real NVML: no thread, a reason, one log line."""
-    devices, reason = detect_gpus()
-    if devices:
-        pytest.skip("a GPU is visible here: the no-GPU path cannot be exercised")
+def test_real_backend_without_gpu(no_gpu, caplog):
+    """The real backend without a GPU (forced on a GPU machine): no thread, a reason, one log line."""
+    reason = no_gpu
     with caplog.at_level(logging.WARNING):
         sampler = GpuSampler()
         sampler.start()

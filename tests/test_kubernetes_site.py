@@ -149,6 +149,9 @@ def test_server_lifecycle_create_pending_running_stop(k8s):
         names = {"tier": "a100", "site": "onprem", "environment": "lab"}
         child = site.server_spawner(parent, cat.tiers["a100"], cat.environments["lab"], names, allocation)
         assert child.namespace == NS and child.image.startswith("quay.io/jupyter/minimal-notebook")
+        looked_at = []  # the pods start() checked for "running"
+        is_running = child.is_pod_running
+        child.is_pod_running = lambda pod: looked_at.append(pod) or is_running(pod)
         start = asyncio.ensure_future(child.start())
         await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
         created = k8s.get("v1/pods", NS, child.pod_name)
@@ -159,7 +162,8 @@ def test_server_lifecycle_create_pending_running_stop(k8s):
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["JUPYTER_HYBRID_TIER"] == "a100" and env["FROM_HUB_CONFIG"] == "kept"
         assert env["JUPYTERHUB_API_TOKEN"] == "token-x"
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: any(p is not None for p in looked_at))  # KubeSpawner saw it Pending
+        assert {p["status"]["phase"] for p in looked_at if p is not None} == {"Pending"}
         assert not start.done()  # pending: still waiting
         assert await site.poll_server(child) is None
         run_pod(k8s, child.pod_name, node="gpu-1")
@@ -201,8 +205,9 @@ def test_conflicting_pod_is_replaced(k8s):
         # kmock's watch does not replay from a resourceVersion as the API server does: a DELETED
         # between the reflector's list and its watch would be missed until the watch restarts.
         # Let the pod watch settle first, as it has on a hub that has been up a while.
-        await child._start_watching_pods()
-        await asyncio.sleep(1)
+        watches = k8s.watches("pods")
+        await child._start_watching_pods()  # returns once listed
+        await wait_for(lambda: k8s.watches("pods") > watches)  # and its watch is open
         start = asyncio.ensure_future(child.start())
 
         def recreated():
@@ -301,7 +306,7 @@ def test_site_vanishing_while_a_server_runs(k8s, caplog):
         assert await site.poll_server(child) is None
         k8s.stop()  # the cluster goes away
         assert await site.poll_server(child) is None  # within the grace: may come back
-        await asyncio.sleep(0.6)
+        await wait_for(lambda: site._gone_for_good() is not None)  # the grace has run out
         with caplog.at_level(logging.WARNING, logger="JupyterHub"):
             assert await site.poll_server(child) == 1
             await site.stop_server(child)  # returns: nothing to delete on a cluster that is gone

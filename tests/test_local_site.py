@@ -17,7 +17,7 @@ from jupyter_hybrid.gpu import nvml
 from jupyter_hybrid.gpu.devices import GpuDevice, detect_gpus
 from jupyter_hybrid.sites import CapacityError, LocalSite
 
-from .gputools import FakeGPU, FakeNVML
+from .gputools import NO_GPU_DIR, FakeGPU, FakeNVML, force_no_gpu
 
 CATALOG = parse_catalog(
     {
@@ -43,14 +43,42 @@ def with_gpus(site, devices, reason=None):
     return site
 
 
-def test_state_of_this_machine(site):
+def test_state_of_this_machine_without_gpu(site, no_gpu):
+    """The no-GPU path: the real one on a machine without a driver, forced on one with a GPU."""
     state = site.state()
     assert state.cpu_total == 1 and state.memory_total > 0
     assert 0 < state.memory_free <= state.memory_total
+    assert state.gpus_total == {} and state.gpu_reason == no_gpu
+    assert no_gpu in ("no NVIDIA driver", "no GPU visible") or no_gpu.startswith("NVML error")
+
+
+@pytest.mark.gpu
+def test_state_of_this_machine_with_gpus(site):
     devices, reason = detect_gpus()
-    if not devices:  # the real no-GPU path, as on CI
-        assert state.gpus_total == {} and state.gpu_reason == reason
-        assert reason in ("no NVIDIA driver", "no GPU visible") or reason.startswith("NVML error")
+    if not devices:
+        pytest.skip(f"no GPU: {reason}")
+    state = site.state()
+    models = {d.model for d in devices}
+    assert state.gpus_total == {m: sum(d.model == m for d in devices) for m in models}
+    assert state.gpus_free == state.gpus_total and state.gpu_reason is None
+
+
+def test_forced_no_gpu_reaches_this_process_and_the_ones_it_starts(monkeypatch):
+    """gputools.force_no_gpu (what the no_gpu fixture uses on GPU machines), tried here on any
+    machine: NVML reads as no driver in this process and in a child Python."""
+    force_no_gpu(monkeypatch)
+    try:
+        shim = str(NO_GPU_DIR / "pynvml.py")
+        assert sys.modules["pynvml"].__file__ == shim
+        assert detect_gpus() == ([], "no NVIDIA driver")
+        code = (
+            "import pynvml; from jupyter_hybrid.gpu import devices; "
+            "print(pynvml.__file__, devices.detect_gpus())"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == f"{shim} ([], 'no NVIDIA driver')"
+    finally:
+        nvml.close_session()
 
 
 def test_reservations_count_against_free_capacity(site):
