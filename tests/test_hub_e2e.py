@@ -107,7 +107,7 @@ def test_form_spawn_and_crafted_posts(hub):
     assert form.status_code == 200
     assert 'data-tier="small"' in form.text and 'data-tier="medium"' in form.text
     assert "cores free" in form.text and "memory free" in form.text
-    assert "Unavailable: tier &#x27;gpu-1&#x27; is limited to group(s) gpu-users" in form.text
+    assert "Unavailable: tier &#39;gpu-1&#39; is limited to group(s) gpu-users" in form.text
     xsrf = xsrf_from(form.text)
 
     for crafted, message in [

@@ -101,7 +101,7 @@ def test_spawn_form_shows_the_kubernetes_site_with_live_gpus_and_price(hub, clus
     assert "2 of 2 A100 free" in text  # the node's GPUs under the site's model name
     assert "24 of 24 cores free" in text
     gpu_row = text.split('data-tier="gpu-1"', 1)[1].split("</label>", 1)[0]
-    assert "would run on <b>Cloud GPU cluster</b> (cloud, region eu-west-1), 3.5/h" in gpu_row
+    assert "would run on <b>Cloud GPU cluster</b> (cloud, region eu-west-1), 3.5 per hour" in gpu_row
 
     # live: a pod some other team runs takes a GPU, the next form shows it
     cluster[0].put("v1/pods", "batch", pod("trainer", node="gpu-1", gpus=1, namespace="batch"))
@@ -251,7 +251,9 @@ def test_unreachable_cluster_keeps_the_hub_and_the_local_site(tmp_path):
             assert time.monotonic() - began < 15
             text = form.text
             row = text.split(f'<li data-site="{SITE}" class="jh-unreachable">', 1)[1].split("</li>", 1)[0]
-            assert "Unavailable:" in row and f"127.0.0.1:{k8s.port}" in row, row
+            # a user reads one short line; the API server's error is for admins and the log
+            assert "unavailable right now" in row and f"127.0.0.1:{k8s.port}" not in row, row
+            assert f"127.0.0.1:{k8s.port}" in hub.log()
             gpu_row = text.split('data-tier="gpu-1"', 1)[1].split("</label>", 1)[0]
             assert "Unavailable:" in gpu_row and "disabled" in gpu_row
 
@@ -262,7 +264,9 @@ def test_unreachable_cluster_keeps_the_hub_and_the_local_site(tmp_path):
             info = hub.get("/user/ursula/jupyter-hybrid/info").json()
             assert info["site"] == "local"
             r = hub.api("POST", "/users/ursula/servers/gpu", json={"tier": "gpu-1"})
-            assert r.status_code == 400 and SITE in r.json()["message"], r.text
+            assert (
+                r.status_code == 400 and "Cloud GPU cluster is unavailable right now" in r.json()["message"]
+            )
             stop(hub, "ursula")
             assert hub.proc.poll() is None and requests.get(f"{hub.url}/hub/api/", timeout=10).ok
         finally:

@@ -22,7 +22,7 @@ from ..placement import Decision, Request, Usage, usage_of
 from ..sites import CapacityError, SiteRegistry, SiteState
 from ..sites.base import Allocation, BaseSite
 from .fit import SiteProblems, place_with_environment
-from .form import render_form, wait_text
+from .form import public_reasons, render_form, site_title, wait_text
 from .options import Choice, OptionsError, option_overrides, options_from_form, validate_options
 
 DEFAULT_CATALOG = str(Path(__file__).parent.parent / "catalog" / "default.yaml")
@@ -50,17 +50,16 @@ def _catalog_file(path: str) -> CatalogFile:
 
 
 def _log_site(log: logging.Logger, state: SiteState) -> None:
-    """Log a site's error once per distinct text, and once when it recovers."""
-    if not state.reachable:
-        if _LOGGED.get(state.name) != state.error:
-            log.warning("Site %s is unavailable: %s", state.name, state.error)
-            _LOGGED[state.name] = state.error or ""
-    elif _LOGGED.pop(state.name, None) is not None:
+    """Log once when a site that ``read_state`` found failing answers again."""
+    if state.reachable and _LOGGED.pop(state.name, None) is not None:
         log.info("Site %s is reachable again", state.name)
 
 
-async def read_state(site: BaseSite, timeout: float) -> SiteState:
-    """``await site.refresh()``, or an unreachable state carrying the error: never raises."""
+async def read_state(site: BaseSite, timeout: float, log: logging.Logger | None = None) -> SiteState:
+    """``await site.refresh()``, or an unreachable state carrying the error: never raises.
+
+    A site logs the errors it reports itself; an error raised out of ``refresh`` (or a timeout) is
+    logged here, once per distinct text."""
     try:
         return await asyncio.wait_for(site.refresh(), timeout)
     except Exception as e:
@@ -68,6 +67,9 @@ async def read_state(site: BaseSite, timeout: float) -> SiteState:
             error = f"no answer within {timeout:g} s"
         else:
             error = str(e) or type(e).__name__
+        if log is not None and _LOGGED.get(site.name) != error:
+            log.warning("Site %s is unavailable: %s", site.name, error)
+            _LOGGED[site.name] = error
         return SiteState(
             name=site.name,
             kind=site.kind,
@@ -88,6 +90,7 @@ class Resolution:
     choice: Choice
     decision: Decision
     usage: Usage  # the quota usage the decision was made with
+    shown: list[str] | None = None  # the decision's reasons as this user may read them
 
     @property
     def site(self) -> str:
@@ -136,6 +139,8 @@ class HybridSpawner(Spawner):
         self.allocation: Allocation | None = None
         self.placement_reasons: list[str] = []
         self.placement_wait: float | None = None
+        self.placement_where = ""  # 'Small on This machine (local)', for the progress page
+        self.placement_shown: list[str] = []
         self._resolved: tuple[dict, Resolution] | None = None  # (options, resolve()'s result)
         super().__init__(**kwargs)
 
@@ -149,6 +154,11 @@ class HybridSpawner(Spawner):
             self.log.error("Catalog edit ignored, still using the last valid one: %s", cf.error)
         return catalog
 
+    @property
+    def _admin(self) -> bool:
+        """A hub admin: sees each site's error in full; everyone else one short line."""
+        return bool(getattr(self.user, "admin", False))
+
     def _groups(self) -> frozenset[str]:
         groups = getattr(self.user, "groups", None) or []
         return frozenset(getattr(g, "name", g) for g in groups)
@@ -160,7 +170,9 @@ class HybridSpawner(Spawner):
     async def site_states(self) -> dict[str, SiteState]:
         """Every catalog site's live state, read concurrently; a failing site is unreachable."""
         sites = REGISTRY.sync(self.catalog)
-        states = await asyncio.gather(*(read_state(s, self.site_state_timeout) for s in sites.values()))
+        states = await asyncio.gather(
+            *(read_state(s, self.site_state_timeout, self.log) for s in sites.values())
+        )
         for state in states:
             _log_site(self.log, state)
         return dict(zip(sites, states, strict=True))
@@ -215,6 +227,7 @@ class HybridSpawner(Spawner):
             notice,
             spawner.usage(),
             spawner.user.name,
+            admin=spawner._admin,
         )
 
     @default("options_from_form")
@@ -257,8 +270,11 @@ class HybridSpawner(Spawner):
         decision = place_with_environment(catalog, request, states, self.environment_problems(catalog))
         if decision.site is None:
             tier = catalog.title("tiers", choice.tier)
-            raise user_error(400, f"{tier} cannot start now: {'; '.join(decision.reasons)}")
-        return Resolution(choice, decision, usage)
+            why = "; ".join(public_reasons(decision.reasons, states, catalog, self._admin))
+            raise user_error(400, f"{tier} cannot start now: {why}")
+        return Resolution(
+            choice, decision, usage, public_reasons(decision.reasons, states, catalog, self._admin)
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -283,6 +299,10 @@ class HybridSpawner(Spawner):
         allocation.user, allocation.groups = self.user.name, sorted(self._groups())
         self.placement_reasons = resolution.decision.reasons
         self.placement_wait = resolution.decision.wait_seconds
+        self.placement_where = (
+            f"{catalog.title('tiers', choice.tier)} on {site_title(catalog, {}, site_name)} ({site_name})"
+        )
+        self.placement_shown = resolution.shown or resolution.decision.reasons
         names = {"tier": choice.tier, "site": site_name, "environment": choice.environment}
         self.log.info("Placing %s: %s", self._log_name, "; ".join(self.placement_reasons))
         try:
@@ -318,13 +338,17 @@ class HybridSpawner(Spawner):
         # server (options and site states are read first): wait for it, or the stream ends empty
         while self.child is None and self._spawn_pending:
             await asyncio.sleep(0.1)
+        # where and why in the message itself (the page shows the latest one; the log is collapsed)
+        why = ""
         if self.placement_reasons:
-            message = "Placement: " + "; ".join(self.placement_reasons)
-            if self.placement_wait is not None:
-                message += f" ({wait_text(self.placement_wait)})"
-            yield {"progress": 10, "message": message}
+            wait = f" ({wait_text(self.placement_wait)})" if self.placement_wait is not None else ""
+            why = f"{self.placement_where}{wait}: {self.placement_shown[0]}"
+            yield {"progress": 10, "message": "Placement: " + "; ".join(self.placement_shown) + wait}
         if self.child is not None:
             async for event in self.child.progress():
+                if why and isinstance(event, dict) and event.get("message"):
+                    event = {**event, "message": f"{event['message']} — {why}"}
+                    event.pop("html_message", None)  # it would replace the message; its text is kept
                 yield event
 
     async def poll(self):

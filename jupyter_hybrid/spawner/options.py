@@ -14,6 +14,7 @@ from typing import Any
 
 from ..catalog import Catalog, Tier, TierOption
 from ..placement import access_problem
+from ..quote import quote
 
 OPTION_KEYS = ("tier", "environment", "datasets", "options")
 #: value of the form's "Other..." entry: not a slug, so never a listed choice
@@ -63,12 +64,14 @@ def _one(key: str, values: list[str]) -> str:
 def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None = None) -> dict:
     """Form fields (dict of lists of strings) -> user_options. Unknown fields are refused.
 
-    ``option-NAME`` (a listed choice, or ``__other__``) and ``option-NAME-unlisted`` (the free
-    text) are kept for the chosen tier; fields of another tier's options are ignored (posted by
-    a browser without JavaScript after the tier changed). Everything is validated afterwards by
-    ``validate_options``."""
+    ``environment-TIER`` (one select per tier) gives the chosen tier's environment, unless
+    ``environment`` is posted. ``option-NAME`` (a listed choice, or ``__other__``) and
+    ``option-NAME-unlisted`` (the free text) are kept for the chosen tier; fields of another
+    tier's options are ignored (posted by a browser without JavaScript after the tier changed).
+    Everything is validated afterwards by ``validate_options``."""
     options: dict[str, Any] = {}
     fields: dict[str, str] = {}  # option-NAME and option-NAME-unlisted, without "option-"
+    per_tier: dict[str, str] = {}  # environment-TIER, without "environment-"
     for key, values in form_data.items():
         if key == "_xsrf":
             continue
@@ -76,12 +79,19 @@ def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None =
             options[key] = _one(key, values)
         elif key == "datasets":
             options["datasets"] = [v for v in values if v]
+        elif key.startswith("environment-"):  # the form's environment select of each tier
+            per_tier[key.removeprefix("environment-")] = _one(key, values)
         elif key.startswith("option-"):
             fields[key.removeprefix("option-")] = _one(key, values)
         else:
             raise OptionsError(
                 f"unknown field {key!r}; this form takes only tier, environment, datasets and option-NAME"
             )
+    if catalog is not None and any(t not in catalog.tiers for t in per_tier):
+        bad = next(t for t in per_tier if t not in catalog.tiers)
+        raise OptionsError(f"unknown field {quote('environment-' + bad)}; no tier has that name")
+    if "environment" not in options and options.get("tier") in per_tier:
+        options["environment"] = per_tier[options["tier"]]  # the chosen tier's; the others' ignored
     mine = _form_tier_options(catalog, options.get("tier"))
     every = {n for t in catalog.tiers.values() for n in t.options} if catalog else set()
     picked: dict[str, str] = {}
