@@ -176,7 +176,9 @@ def test_save_returns_record_view(store):
         "created_at",
         "python",
         "packages",
+        "identical_to",
     }
+    assert view["identical_to"] is None  # a new record
     assert view["id"] == A["id"] and view["short_id"] == A["id"][:12]
     assert (view["name"], view["note"], view["owner"], view["shared"]) == (
         "base env",
@@ -202,13 +204,33 @@ def test_get_merges_body_and_record(store):
 def test_save_is_idempotent_and_updates_only_given_fields(store, engine):
     first = store.save("alice", A, name="n1", note="x")
     again = store.save("alice", A)
-    assert again == first
+    assert again == {**first, "identical_to": "n1"}
     assert store.save("alice", A, note="y")["name"] == "n1"
     assert store.get("alice", A["id"])["note"] == "y"
     cleared = store.save("alice", A, name="")
     assert cleared["name"] is None and cleared["note"] == "y"
     assert cleared["created_at"] == first["created_at"]
     assert count(engine, SnapshotBody) == 1 and count(engine, SnapshotRecord) == 1
+
+
+def test_saving_the_same_content_again_keeps_the_first_name_unless_renamed(store, engine):
+    first = store.save("alice", A, name="before upgrade", note="the good one")
+    again = store.save("alice", A, name="second try", note="other", rename=False)
+    assert again["identical_to"] == "before upgrade"
+    assert (again["name"], again["note"]) == ("before upgrade", "the good one")
+    assert store.get("alice", A["id"])["name"] == "before upgrade"
+    renamed = store.save("alice", A, name="second try", rename=True)
+    assert (renamed["identical_to"], renamed["name"], renamed["note"]) == (
+        "before upgrade",
+        "second try",
+        "the good one",
+    )
+    assert renamed["created_at"] == first["created_at"] and count(engine, SnapshotRecord) == 1
+    # a record with no name yet takes the given one: nothing is lost
+    unnamed = store.save("bob", A)
+    assert unnamed["identical_to"] is None
+    named = store.save("bob", A, name="bob's", rename=False)
+    assert (named["identical_to"], named["name"]) == (A["id"][:12], "bob's")
 
 
 def test_save_keeps_first_body_for_an_id(store):
@@ -495,6 +517,7 @@ def test_data_survives_reopening(open_engine):
     first = open_engine()
     store = SnapshotStore(first)
     saved = store.save("alice", A, name="kept")
+    saved.pop("identical_to")  # what save says of this save, not part of the record
     store.share("alice", A["id"], True)
     store.pin("alice", A["id"], "api", "churn")
     first.dispose()

@@ -38,6 +38,9 @@ class CaptureRequest(BaseModel):
     notebook: str | None = Field(None, min_length=1, max_length=4096)
     name: str | None = Field(None, max_length=255)
     note: str | None = Field(None, max_length=2000)
+    rename: StrictBool = Field(
+        False, description="when this environment was captured before: give it this name and note"
+    )
 
     @field_validator("kernel")
     @classmethod
@@ -115,9 +118,10 @@ class SnapshotsHandler(SnapshotAPIHandler):
         except SnapshotNotFound as e:  # a kernel or notebook named in the body: bad input, not a 404
             raise web.HTTPError(400, str(e)) from None
         data = snap.model_dump(mode="json")
-        record = self.store.save(self.owner, data, name=req.name, note=req.note)
+        record = self.store.save(self.owner, data, name=req.name, note=req.note, rename=req.rename)
         self.set_status(201)
-        self.finish({**data, **{k: record[k] for k in RECORD_FIELDS}})
+        # identical_to: this user had captured the same environment (that name is kept unless rename)
+        self.finish({**data, **{k: record[k] for k in RECORD_FIELDS}, "identical_to": record["identical_to"]})
 
 
 class SnapshotHandler(SnapshotAPIHandler):

@@ -67,6 +67,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     cap.add_argument("--note", help="a note for the snapshot")
     cap.add_argument("--json", action="store_true", help="print the whole snapshot as JSON")
     cap.add_argument("--no-save", action="store_true", help="do not store the snapshot")
+    cap.add_argument(
+        "--rename",
+        action="store_true",
+        help="when this environment was captured before, give it --name/--note (else its name is kept)",
+    )
     cap.set_defaults(func=_capture)
 
     ls = sub.add_parser("list", help="stored snapshots, newest first")
@@ -140,13 +145,20 @@ def _capture(args) -> int:
         snap = capture.capture_kernel(args.kernel, **kw)
     else:
         snap = capture.capture_notebook(args.notebook, args.root, **kw)
-    where = None if args.no_save else save(snap)
+    where, record = (None, None) if args.no_save else localstore.save_record(snap, rename=args.rename)
     if args.json:
         print(snap.model_dump_json(indent=1))
     else:
         print(_summary(snap))
         if where:
             print(f"saved to {where}")
+    if record and record["identical_to"]:
+        kept = args.name is not None and record["name"] != args.name
+        print(
+            f"identical to snapshot {record['identical_to']!r} ({snap.short_id}), captured before"
+            + (f"; kept its name: pass --rename to rename it to {quote(args.name)}" if kept else ""),
+            file=sys.stderr,
+        )
     return 0
 
 

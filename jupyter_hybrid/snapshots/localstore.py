@@ -34,11 +34,16 @@ def _store() -> tuple[SnapshotStore, str]:
     return _STORES[url], url
 
 
-def save(snap: Snapshot) -> str:
+def save(snap: Snapshot, *, rename: bool = True) -> str:
     """Store ``snap`` for this user; returns where (the database URL and the id)."""
+    return save_record(snap, rename=rename)[0]
+
+
+def save_record(snap: Snapshot, *, rename: bool = True) -> tuple[str, dict]:
+    """:func:`save`, and the stored record (``name``, ``identical_to``: see SnapshotStore.save)."""
     store, url = _store()
-    store.save(owner(), snap.model_dump(mode="json"), name=snap.name, note=snap.note)
-    return f"{url} as {snap.short_id}"
+    record = store.save(owner(), snap.model_dump(mode="json"), name=snap.name, note=snap.note, rename=rename)
+    return f"{url} as {snap.short_id}", record
 
 
 def load(id_or_prefix: str) -> Snapshot:

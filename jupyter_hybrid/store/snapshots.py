@@ -37,11 +37,22 @@ class SnapshotStore:
 
     # -- records -------------------------------------------------------------------------------
 
-    def save(self, owner: str, body: dict, name: str | None = None, note: str | None = None) -> dict:
+    def save(
+        self,
+        owner: str,
+        body: dict,
+        name: str | None = None,
+        note: str | None = None,
+        *,
+        rename: bool = True,
+    ) -> dict:
         """Store ``body`` (keyed by its sha256 ``id``) and ``owner``'s record of it; the record view.
 
         Idempotent: saving an id again keeps the stored body and changes name/note only where
-        given (``""`` clears them).
+        given (``""`` clears them). With ``rename=False`` an existing record keeps the name and
+        note it has, and takes the given ones only where it has none. The view's ``identical_to``
+        is None for a new record, else the existing record's name before this save (its short id
+        when it had none): the owner had captured this same environment already.
         """
         owner = _text("owner", owner, required=True)
         sid = _body_id(body)
@@ -51,16 +62,19 @@ class SnapshotStore:
             try:
                 with session(self.engine) as s:
                     _insert_ignore(s, SnapshotBody, row, ["id"])
+                    existing = s.scalars(_own(owner, sid).with_for_update()).first()
                     _insert_ignore(
                         s, SnapshotRecord, {"owner": owner, "snapshot_id": sid}, ["owner", "snapshot_id"]
                     )
-                    rec = s.scalars(_own(owner, sid).with_for_update()).one()
-                    if name is not None:
+                    rec = existing or s.scalars(_own(owner, sid).with_for_update()).one()
+                    identical_to = None if existing is None else (existing.name or sid[:SHORT_ID])
+                    keep = existing is not None and not rename
+                    if name is not None and not (keep and rec.name):
                         rec.name = name or None
-                    if note is not None:
+                    if note is not None and not (keep and rec.note):
                         rec.note = note or None
                     s.flush()
-                    return _view(rec, *_summary(s, sid))
+                    return {**_view(rec, *_summary(s, sid)), "identical_to": identical_to}
             except IntegrityError:  # the body was deleted by a concurrent last-record delete
                 if attempt == _SAVE_TRIES - 1:
                     raise
