@@ -87,7 +87,7 @@ def test_rest_spawn_on_a_tier_reaches_lab_and_our_extension(hub):
     [
         ({"tier": "huge"}, "tier 'huge' is not in the catalog"),
         ({"tier": "gpu-1"}, "limited to group(s) gpu-users"),
-        ({"tier": "small", "image": "evil/image"}, "unknown option(s) image"),
+        ({"tier": "small", "image": "evil/image"}, "unknown option(s) 'image'"),
         ({"tier": ["small"]}, "tier must be a name"),
         ({"environment": "nope"}, "environment 'nope' is not in the catalog"),
     ],
@@ -99,6 +99,48 @@ def test_rest_user_options_are_validated_on_the_server(hub, options, message):
     assert message in r.json()["message"]
     assert hub.api("GET", "/users/bob").json()["servers"] == {}
     assert server_processes("bob") == []
+
+
+def _log_after(hub, offset: int, access_lines: int, timeout: float = 10) -> str:
+    """The hub's log from ``offset`` on, once it holds ``access_lines`` '400 POST' access lines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(hub.log_path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        if text.count(" 400 POST ") >= access_lines or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def test_a_refused_huge_value_costs_little_and_nothing_of_it_is_kept(hub):
+    hub.api("POST", "/users/hana")
+    assert hub.api("POST", "/users/hana/server", json={"tier": "small"}).status_code in (201, 202)
+    hub.wait_ready("hana")
+    hub.api("DELETE", "/users/hana/server")
+    hub.wait_stopped("hana")
+    s = hub.login("hana")
+    xsrf = xsrf_from(s.get(f"{hub.url}/hub/spawn", timeout=30).text)
+
+    huge = "x" * 2_000_000
+    offset = hub.log_path.stat().st_size
+    r = hub.api("POST", "/users/hana/server", json={"tier": huge})
+    assert r.status_code == 400 and len(r.content) < 1000, r.content[:300]
+    assert "is 2,000,000 characters long; at most 63 are allowed" in r.json()["message"]
+    r = s.post(f"{hub.url}/hub/spawn", data={"tier": huge, "_xsrf": xsrf}, timeout=60)
+    assert r.status_code == 400 and len(r.content) < 200_000 and huge[:100] not in r.text
+    assert "is 2,000,000 characters long" in r.text
+
+    logged = _log_after(hub, offset, access_lines=2)
+    assert len(logged) < 20_000, logged[:2000]
+    assert "Traceback" not in logged and "[E " not in logged, logged
+    assert logged.count("Refused to start hana") == 2, logged
+
+    # nothing refused is kept: the server record and the next form hold her last real choice
+    model = hub.api("GET", "/users/hana", params={"include_stopped_servers": "1"}).json()
+    assert model["servers"][""]["user_options"] == {"tier": "small"}
+    form = s.get(f"{hub.url}/hub/spawn", timeout=30).text
+    assert "x" * 50 not in form and "can no longer be used" not in form
 
 
 def test_form_spawn_and_crafted_posts(hub):

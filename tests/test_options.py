@@ -63,7 +63,7 @@ def test_group_members_get_restricted_items():
         ({"tier": "gpu-1"}, "tier 'gpu-1' is limited to group(s) gpu-users; you are in no group"),
         ({"environment": "secret"}, "environment 'secret' is limited to group(s) team-x"),
         ({"tier": 3}, "tier must be a name (a string), got int"),
-        ({"tier": "small", "image": "x", "node_selector": {}}, "unknown option(s) image, node_selector"),
+        ({"tier": "small", "image": "x", "node_selector": {}}, "unknown option(s) 'image', 'node_selector'"),
         (["small"], "user_options must be a JSON object"),
     ],
 )
@@ -141,8 +141,8 @@ def test_datasets_and_options_accepted():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"tier": "cpu", "site": "cloud"}, "unknown option(s) site; allowed: tier, environment"),
-        ({"tier": "cpu", "image": "evil"}, "unknown option(s) image"),
+        ({"tier": "cpu", "site": "cloud"}, "unknown option(s) 'site'; allowed: tier, environment"),
+        ({"tier": "cpu", "image": "evil"}, "unknown option(s) 'image'"),
         (
             {"tier": "gpu", "environment": "base"},
             "environment 'base' is not offered with this tier; choose one of: torch",
@@ -152,8 +152,11 @@ def test_datasets_and_options_accepted():
         ({"datasets": ["hr"]}, "dataset 'hr' is limited to group(s) hr; you are in no group"),
         ({"datasets": "claims"}, "datasets must be a list of dataset names"),
         ({"datasets": [1]}, "datasets must be a list of dataset names"),
-        ({"tier": "cpu", "options": {"image": "v1"}}, "tier 'cpu' has no option(s) image; its options: none"),
-        ({**GPU, "options": {"tag": "ok-prefix", "gpu": "2"}}, "tier 'gpu' has no option(s) gpu"),
+        (
+            {"tier": "cpu", "options": {"image": "v1"}},
+            "tier 'cpu' has no option(s) 'image'; its options: none",
+        ),
+        ({**GPU, "options": {"tag": "ok-prefix", "gpu": "2"}}, "tier 'gpu' has no option(s) 'gpu'"),
         ({**GPU, "options": ["v1"]}, "options must be a JSON object"),
         ({**GPU, "options": {"tag": "ok-prefix", "image": 3}}, "option 'image' must be a string, got int"),
         ({"tier": "gpu"}, "option 'tag' of tier 'gpu' needs a value"),
@@ -173,7 +176,10 @@ def test_datasets_and_options_accepted():
             r"must match quay\.io/ok:[0-9]+",
         ),
         ({**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:{0}"}}, "{ or }"),
-        ({**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:" + "1" * 600}}, "longer than 512"),
+        (
+            {**GPU, "options": {"tag": "ok-prefix", "image": "quay.io/ok:" + "1" * 600}},
+            "at most 512 are allowed",
+        ),
     ],
 )
 def test_crafted_values_are_refused(options, message):
@@ -247,3 +253,62 @@ def test_form_fields_of_other_tiers_and_unknown_fields():
         options_from_form({"tier": ["gpu"], "site": ["cloud"]}, HYBRID)
     with pytest.raises(OptionsError, match="exactly one value"):
         options_from_form({"tier": ["gpu"], "option-image": ["v1", "v2"]}, HYBRID)
+
+
+# --- huge values (issue 9 item 1): refused first, never echoed whole ------------------------------
+
+HUGE = "a" * 10_000_000
+SHORT = 400  # longest message any of these may give
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"tier": HUGE}, "tier 'aaaa"),
+        ({"tier": HUGE, "site": "x"}, "tier 'aaaa"),  # before the unknown-key check
+        ({"environment": HUGE, "tier": 3}, "environment 'aaaa"),  # before the type check
+        ({"tier": "gpu", HUGE: 1}, "option name 'aaaa"),
+        ({"datasets": [HUGE]}, "dataset 'aaaa"),
+        ({"datasets": ["claims"] * 3}, "3 datasets asked for; the catalog has 2"),
+        ({"tier": "gpu", "options": {HUGE: "v1"}}, "tier option 'aaaa"),
+        ({"tier": "gpu", "options": {"image": HUGE}}, "option 'image': 'aaaa"),
+        ({"tier": "gpu", "options": {str(i): "x" for i in range(1000)}}, "1,000 tier options given"),
+    ],
+)
+def test_overlong_values_are_refused_before_anything_else_and_quoted_short(options, message):
+    with pytest.raises(OptionsError) as e:
+        validate_options(HYBRID, options, NOBODY)
+    text = str(e.value)
+    assert message in text and len(text) < SHORT, text[:SHORT]
+    if "characters long" in text:
+        assert "…" in text and "at most" in text
+
+
+def test_many_unknown_names_are_listed_short():
+    options = {f"key-{i}": 1 for i in range(10_000)}
+    with pytest.raises(OptionsError) as e:
+        validate_options(HYBRID, options, NOBODY)
+    assert "and 9995 more" in str(e.value) and len(str(e.value)) < SHORT
+    with pytest.raises(OptionsError) as e:
+        validate_options(HYBRID, {**GPU, "options": {"x" * 60: "1", "tag": "ok-prefix"}}, NOBODY)
+    assert len(str(e.value)) < SHORT
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"tier": [HUGE]}, "field 'tier': 'aaaa"),
+        ({"tier": ["gpu"], "environment": [HUGE]}, "field 'environment': 'aaaa"),
+        ({HUGE: ["x"]}, "form field 'aaaa"),
+        ({"tier": ["gpu"], "option-" + "x" * 100: ["v1"]}, "form field 'option-xxx"),
+        ({"tier": ["gpu"], "option-image-unlisted": [HUGE]}, "at most 512 are allowed"),
+        ({"tier": ["gpu"], "datasets": [HUGE]}, "field 'datasets': 'aaaa"),
+        ({"tier": ["gpu"], "datasets": ["claims"] * 1000}, "1,000 datasets posted; the catalog has 2"),
+        ({"tier": ["gpu"], "x" * 70: ["1"]}, "unknown field 'xxxx"),
+    ],
+)
+def test_overlong_form_fields_are_refused_first_and_quoted_short(form, message):
+    with pytest.raises(OptionsError) as e:
+        options_from_form(form, HYBRID)
+    text = str(e.value)
+    assert message in text and len(text) < SHORT, text[:SHORT]

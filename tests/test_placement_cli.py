@@ -187,6 +187,23 @@ def test_bad_input_through_the_command(files):
     assert out.returncode == 2 and "--user" in out.stderr
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--tier", "t" * 100_000],  # about the most one argument may hold on Linux (128 KiB)
+        ["--tier", "small", "--environment", "e" * 100_000],
+        ["--tier", "small", "--dataset", "claims", "--dataset", "d" * 100_000],
+        ["--tier", "small", "--group", "g" * 100_000],
+    ],
+)
+def test_overlong_names_are_refused_first_and_quoted_short(files, flags):
+    catalog, _, _ = files
+    out = run("--catalog", catalog, "--state", "/nonexistent.json", "--user", "alice", *flags)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "characters long. Fix: give a name of at most" in out.stderr, out.stderr[:300]
+    assert "…" in out.stderr and len(out.stderr) < 300  # checked before the state file is read
+
+
 def test_bad_catalog_exits_2(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("sites: {}\n")

@@ -261,8 +261,8 @@ def test_environment_a_site_cannot_run_is_placed_elsewhere_or_refused(catalog_fi
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"tier": "cpu", "site": "us"}, "unknown option(s) site"),
-        ({"tier": "cpu", "image": "evil/image"}, "unknown option(s) image"),
+        ({"tier": "cpu", "site": "us"}, "unknown option(s) 'site'"),
+        ({"tier": "cpu", "image": "evil/image"}, "unknown option(s) 'image'"),
         ({"tier": "gpu", "options": {"image": "quay.io/x:1\nevil"}}, "may not contain control characters"),
         ({"tier": "gpu", "options": {"image": "quay.io/x:1-evil"}}, r"must match quay\.io/x:[0-9]+"),
         ({"datasets": ["nope"]}, "dataset 'nope' is not in the catalog"),
@@ -292,3 +292,61 @@ def test_start_decides_again_when_quota_usage_changed_since_the_form(catalog_fil
     hold(onprem, "alice/b", "gpu", "alice")  # her other server started meanwhile
     assert "quota: you use 1 of 1 GPUs" in refused(alice.start())
     assert list(onprem.allocations) == ["alice/b"]  # nothing reserved for server a
+
+
+# --- refusals: one WARNING line, nothing of them kept (issue 9 items 2 and 5) -------------------
+
+
+def test_a_refusal_is_one_warning_line_and_the_refused_options_are_not_kept(catalog_file, caplog):
+    alice = spawner(catalog_file, "alice")
+    alice.orm_spawner.user_options = {"tier": "cpu"}  # her last spawn
+    alice._kept_options = {"tier": "cpu"}
+    huge = {"tier": "x" * 1_000_000}
+    # as JupyterHub does for POST /users/alice/server: save the body, then apply_user_options
+    alice.orm_spawner.user_options = alice.user_options = huge
+    with caplog.at_level(logging.DEBUG):
+        message = refused(alice._apply_user_options(alice, huge))
+    assert "1,000,000 characters long" in message and len(message) < 300
+    assert alice.orm_spawner.user_options == {"tier": "cpu"} and alice.user_options == {"tier": "cpu"}
+    lines = [r for r in caplog.records if r.name != "asyncio"]
+    assert [(r.levelname, r.getMessage()[:20]) for r in lines] == [("WARNING", "Refused to start ali")]
+    assert len(lines[0].getMessage()) < 400 and not lines[0].exc_info
+
+    # the form path and start() refuse the same way; what start() placed is kept
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        refused(alice.run_options_from_form({"tier": ["cpu"], "environment": ["image-only"]}))
+        alice.user_options = {"tier": "cpu", "datasets": ["nope"]}
+        refused(alice.start())
+    assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING"]
+    assert alice.orm_spawner.user_options == {"tier": "cpu"}
+
+
+def test_the_hubs_own_records_of_a_refusal_are_dropped_others_pass():
+    log = logging.getLogger("test-refusal-filter")
+    log.addFilter(hybrid.RefusalFilter())
+    log.setLevel(logging.DEBUG)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    log.addHandler(handler)
+    try:
+        try:
+            raise hybrid.user_error(400, "tier 'x…' is not in the catalog")
+        except web.HTTPError as e:
+            log.exception("Exception applying user_options")  # JupyterHub's traceback
+            log.error(f"Error starting alice's server: {e}")  # JupyterHub's line
+            log.warning("%d %s: %s", 400, "POST /hub/api/users/alice/server", e.log_message)  # tornado's
+            log.info("Stopping alice's server")  # anything else while the refusal is handled
+            log.warning("Refused to start alice: %s", e.log_message, extra={hybrid._OURS: True})
+        try:
+            raise RuntimeError("a real bug")
+        except RuntimeError:
+            log.exception("Unhandled error starting alice's server")
+    finally:
+        log.removeHandler(handler)
+    assert [r.getMessage()[:25] for r in records] == [
+        "Stopping alice's server",
+        "Refused to start alice: t",
+        "Unhandled error starting ",
+    ]

@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 from ..catalog import Catalog, CatalogError, load_catalog
+from ..quote import quote
 from ..sitedata import SiteState
 from . import Request, Usage, place
+from .rules import MAX_NAME
 from .statefile import StateFileError, parse_state
 
 DEFAULT_CATALOG = Path(__file__).parent.parent / "catalog" / "default.yaml"
@@ -72,12 +74,31 @@ def read_state(path: str, catalog: Catalog, user: str) -> tuple[dict[str, SiteSt
         raise InputError(f"{path}: {e}") from None
 
 
+#: longest user or group name accepted (JupyterHub's own limit on names is 255)
+MAX_USER = 255
+
+
+def check_lengths(args) -> None:
+    """Refuse names longer than the catalog (or the hub) allows, before any other check."""
+    named = [("--tier", args.tier, MAX_NAME), ("--environment", args.environment, MAX_NAME)]
+    named += [("--dataset", d, MAX_NAME) for d in args.dataset or ()]
+    named += [("--user", args.user, MAX_USER)] + [("--group", g, MAX_USER) for g in args.group or ()]
+    for flag, value, limit in named:
+        if value is not None and len(value) > limit:
+            raise InputError(
+                f"{flag} {quote(value)} is {len(value):,} characters long. "
+                f"Fix: give a name of at most {limit}"
+            )
+
+
 def build_request(args, catalog: Catalog, usage: Usage) -> Request:
     if args.tier not in catalog.tiers:
-        raise InputError(f"unknown tier {args.tier!r}. Fix: use one of {', '.join(catalog.tiers)}")
+        raise InputError(f"unknown tier {quote(args.tier)}. Fix: use one of {', '.join(catalog.tiers)}")
     env = args.environment or catalog.default_name("environments", catalog.tier_environments(args.tier))
     if env not in catalog.environments:
-        raise InputError(f"unknown environment {env!r}. Fix: use one of {', '.join(catalog.environments)}")
+        raise InputError(
+            f"unknown environment {quote(env)}. Fix: use one of {', '.join(catalog.environments)}"
+        )
     return Request(args.user, frozenset(args.group or ()), args.tier, env, tuple(args.dataset or ()), usage)
 
 
@@ -103,6 +124,7 @@ def explain_text(request: Request, decision, catalog: Catalog) -> str:
 
 def _explain(args) -> int:
     try:
+        check_lengths(args)
         path = catalog_path(args.catalog)
         try:
             catalog = load_catalog(path)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from ..catalog import Catalog, Site, Tier, format_bytes
+from ..quote import quote
 from ..sitedata import SiteState, mig_profile, model_serves  # noqa: F401  leaf: no site behaviour
 from .model import Request
+
+#: longest name the catalog allows (tiers, environments, datasets and tier options are slugs)
+MAX_NAME = 63
 
 # --- a. access (catalog ACL) ----------------------------------------------------------------------
 
@@ -24,8 +28,8 @@ def access_problem(catalog: Catalog, section: str, name: str, groups: frozenset[
 def _unknown(section: str, name: str, known) -> str:
     kind = section.rstrip("s")
     if not known:
-        return f"unknown {kind} {name!r}: the catalog declares no {section}"
-    return f"unknown {kind} {name!r}; known {section}: {', '.join(known)}"
+        return f"unknown {kind} {quote(name)}: the catalog declares no {section}"
+    return f"unknown {kind} {quote(name)}; known {section}: {', '.join(known)}"
 
 
 def request_problems(catalog: Catalog, request: Request) -> list[str]:
@@ -44,7 +48,7 @@ def request_problems(catalog: Catalog, request: Request) -> list[str]:
     if allowed_envs and request.environment not in allowed_envs:
         problems.append(
             f"tier {request.tier!r} runs only environment(s) {', '.join(allowed_envs)}, "
-            f"not {request.environment!r}"
+            f"not {quote(request.environment)}"
         )
     for name in dict.fromkeys(request.datasets):
         if name not in catalog.datasets:
@@ -68,9 +72,9 @@ def quota_problems(catalog: Catalog, tier: Tier, request: Request) -> list[str]:
     mine = quotas.per_user
     if mine.gpus is not None and tier.gpu and usage.user_gpus + tier.gpu > mine.gpus:
         problems.append(f"quota: you use {usage.user_gpus} of {mine.gpus} GPUs; this tier needs {tier.gpu}")
-    if mine.cpu is not None and tier.cpu and usage.user_cpu + tier.cpu > mine.cpu:
+    if mine.cpu is not None and tier.cpu_request and usage.user_cpu + tier.cpu_request > mine.cpu:
         problems.append(
-            f"quota: you use {usage.user_cpu:g} of {mine.cpu:g} cores; this tier needs {tier.cpu:g}"
+            f"quota: you use {usage.user_cpu:g} of {mine.cpu:g} cores; this tier needs {tier.cpu_request:g}"
         )
     for group in sorted(request.groups):
         limits = quotas.per_group.get(group)
@@ -82,10 +86,10 @@ def quota_problems(catalog: Catalog, tier: Tier, request: Request) -> list[str]:
                 f"quota: group {group} uses {used} of {limits.gpus} GPUs; this tier needs {tier.gpu}"
             )
         used_cpu = usage.group_cpu.get(group, 0.0)
-        if limits.cpu is not None and tier.cpu and used_cpu + tier.cpu > limits.cpu:
+        if limits.cpu is not None and tier.cpu_request and used_cpu + tier.cpu_request > limits.cpu:
             problems.append(
                 f"quota: group {group} uses {used_cpu:g} of {limits.cpu:g} cores; "
-                f"this tier needs {tier.cpu:g}"
+                f"this tier needs {tier.cpu_request:g}"
             )
     return problems
 
@@ -150,18 +154,17 @@ def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
             if not state.gpus_total:
                 return f"needs {wanted}; no GPU on this site ({state.gpu_reason or 'none found'})"
             return f"needs {wanted}; {free} free on {state.name}"
-    if tier.cpu > state.cpu_total:
-        return f"needs {tier.cpu:g} cores; {state.name} has {state.cpu_total:g}"
-    if tier.memory > state.memory_total:
-        return (
-            f"needs {format_bytes(tier.memory)} memory; {state.name} has {format_bytes(state.memory_total)}"
-        )
+    if tier.cpu_request > state.cpu_total:
+        return f"needs {tier.cpu_request:g} cores; {state.name} has {state.cpu_total:g}"
+    if tier.memory_request > state.memory_total:
+        needs, has = format_bytes(tier.memory_request), format_bytes(state.memory_total)
+        return f"needs {needs} memory; {state.name} has {has}"
     if state.kind != "local":
-        if tier.cpu > state.cpu_free:
-            return f"needs {tier.cpu:g} cores; {state.cpu_free:g} free on {state.name}"
-        if tier.memory > state.memory_free:
+        if tier.cpu_request > state.cpu_free:
+            return f"needs {tier.cpu_request:g} cores; {state.cpu_free:g} free on {state.name}"
+        if tier.memory_request > state.memory_free:
             free = format_bytes(state.memory_free)
-            return f"needs {format_bytes(tier.memory)} memory; {free} free on {state.name}"
+            return f"needs {format_bytes(tier.memory_request)} memory; {free} free on {state.name}"
     return None
 
 

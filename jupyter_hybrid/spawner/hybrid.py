@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,49 @@ _LOGGED: dict[str, str] = {}  # site -> the error last logged for it (each error
 PLACEMENT_RETRIES = 3
 
 
-def user_error(status: int, message: str) -> web.HTTPError:
-    """An HTTP error whose message the hub shows as it is (form, REST and progress page), not
-    wrapped in "HTTP 400: Bad Request (...)"."""
-    error = web.HTTPError(status, message)
-    error.jupyterhub_message = message
-    return error
+class Refusal(web.HTTPError):
+    """A spawn refused for a reason the user can act on (options, quota, no room now).
+
+    The hub shows the message as it is (form, REST and progress page), not wrapped in
+    "HTTP 400: Bad Request (...)"; the spawner logs it once as a WARNING line (``_refused``) and
+    ``RefusalFilter`` drops the hub's own ERROR lines and tracebacks about it."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(status, message)
+        self.jupyterhub_message = message
+
+
+def user_error(status: int, message: str) -> Refusal:
+    return Refusal(status, message)
+
+
+#: set on the one log record of a refusal, which ``RefusalFilter`` keeps
+_OURS = "hybrid_refusal"
+
+
+class RefusalFilter(logging.Filter):
+    """Drop what JupyterHub and tornado log about a ``Refusal`` (an ERROR with its traceback,
+    "Error starting ...'s server: ...", tornado's "400 POST ...: message"): a refused spawn is the
+    user's to fix, not a hub error, and the spawner has already logged it in one WARNING line.
+
+    A record is theirs when it carries the refusal (``exc_info``) or is logged while the refusal is
+    being handled and repeats its message; any other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _OURS, False):
+            return True
+        error = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
+        if not isinstance(error, Refusal):
+            return True
+        return not (record.exc_info or error.log_message in record.getMessage())
+
+
+def _filter_refusals(log: logging.Logger) -> None:
+    # the hub's own logger, and tornado's that JupyterHub logs through (User.log is app_log)
+    names = ("JupyterHub", "tornado.application", "tornado.general")
+    for logger in {log, *map(logging.getLogger, names)}:
+        if not any(isinstance(f, RefusalFilter) for f in logger.filters):
+            logger.addFilter(RefusalFilter())
 
 
 def _catalog_file(path: str) -> CatalogFile:
@@ -143,6 +181,10 @@ class HybridSpawner(Spawner):
         self.placement_shown: list[str] = []
         self._resolved: tuple[dict, Resolution] | None = None  # (options, resolve()'s result)
         super().__init__(**kwargs)
+        # the options of the last spawn that was not refused (JupyterHub saves options before
+        # apply_user_options can refuse them; _refused puts these back)
+        self._kept_options = dict(self.user_options or {})
+        _filter_refusals(self.log)
 
     # --- catalog, sites, the user's groups and quota usage -------------------------------------
 
@@ -237,10 +279,13 @@ class HybridSpawner(Spawner):
     @staticmethod
     async def _options_from_form(form_data, spawner: HybridSpawner):
         try:
-            options = options_from_form(form_data, spawner.catalog)
-        except OptionsError as e:
-            raise user_error(400, str(e)) from None
-        await spawner.resolve(options)  # refuse a bad choice now, with the form shown again
+            try:
+                options = options_from_form(form_data, spawner.catalog)
+            except OptionsError as e:
+                raise user_error(400, str(e)) from None
+            await spawner.resolve(options)  # refuse a bad choice now, with the form shown again
+        except Refusal as e:
+            raise spawner._refused(e) from None
         return options
 
     def options_from_query(self, query_data):
@@ -254,7 +299,25 @@ class HybridSpawner(Spawner):
     @staticmethod
     async def _apply_user_options(spawner: HybridSpawner, user_options: dict) -> None:
         # JupyterHub calls this right before start() (form, REST and saved options): start() reuses it
-        spawner._resolved = (dict(user_options or {}), await spawner.resolve(user_options))
+        try:
+            spawner._resolved = (dict(user_options or {}), await spawner.resolve(user_options))
+        except Refusal as e:
+            raise spawner._refused(e) from None
+
+    def _refused(self, error: Refusal) -> Refusal:
+        """Log a refusal in one WARNING line and keep nothing of it: JupyterHub saved the refused
+        options on the server record before they were checked (REST spawns), so the next form or
+        ``POST .../server`` without a body would reuse them; the last options not refused go back."""
+        self.log.warning("Refused to start %s: %s", self._log_name, error.log_message, extra={_OURS: True})
+        kept = dict(self._kept_options)
+        self.user_options = kept
+        orm = self.orm_spawner
+        if orm is not None and (orm.user_options or {}) != kept:
+            orm.user_options = kept
+            db = getattr(self.user, "db", None)
+            if db is not None:
+                db.commit()
+        return error
 
     async def resolve(self, user_options) -> Resolution:
         """Validate options and place them, or HTTP 400 saying what to change."""
@@ -279,6 +342,12 @@ class HybridSpawner(Spawner):
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self):
+        try:
+            return await self._start()
+        except Refusal as e:
+            raise self._refused(e) from None
+
+    async def _start(self):
         options = dict(self.user_options or {})
         resolved, self._resolved = self._resolved, None
         resolution = resolved[1] if resolved and resolved[0] == options else await self.resolve(options)
@@ -297,6 +366,7 @@ class HybridSpawner(Spawner):
         except CapacityError as e:
             raise user_error(400, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}") from None
         allocation.user, allocation.groups = self.user.name, sorted(self._groups())
+        self._kept_options = options  # placed and held: these are what the next form offers again
         self.placement_reasons = resolution.decision.reasons
         self.placement_wait = resolution.decision.wait_seconds
         self.placement_where = (

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..catalog import Catalog, Tier, TierOption
 from ..placement import access_problem
+from ..placement.rules import MAX_NAME
 from ..quote import quote
 
 OPTION_KEYS = ("tier", "environment", "datasets", "options")
@@ -21,6 +22,8 @@ OPTION_KEYS = ("tier", "environment", "datasets", "options")
 OTHER = "__other__"
 #: longest free-text (unlisted_choice) value accepted, in characters
 MAX_VALUE = 512
+#: most unknown names one message lists
+_LISTED = 5
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -57,8 +60,47 @@ class Choice:
 
 def _one(key: str, values: list[str]) -> str:
     if len(values) != 1:
-        raise OptionsError(f"field {key!r} must have exactly one value")
+        raise OptionsError(f"field {quote(key)} must have exactly one value")
     return values[0]
+
+
+def _names(names) -> str:
+    """Unknown names for a message: quoted, truncated, at most a few."""
+    names = list(names)
+    shown = ", ".join(quote(n) for n in names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def _longest_value(catalog: Catalog | None) -> int:
+    """Longest tier-option value the catalog can accept: a free value or a listed choice's key."""
+    if catalog is None:
+        return MAX_VALUE
+    keys = [len(c) for t in catalog.tiers.values() for o in t.options.values() for c in o.choices]
+    return max([MAX_VALUE, *keys])
+
+
+def _too_long(what: str, value: str, limit: int, fix: str) -> OptionsError:
+    return OptionsError(
+        f"{what} {quote(value)} is {len(value):,} characters long; at most {limit} are allowed: {fix}"
+    )
+
+
+def check_form_sizes(form_data: dict[str, list[str]], catalog: Catalog | None) -> None:
+    """Refuse overlong fields before any other check, so a huge value costs nothing further."""
+    longest_field = len("option-") + MAX_NAME + len("-unlisted")
+    longest_value = _longest_value(catalog)
+    datasets = len(catalog.datasets) if catalog else None
+    for key, values in form_data.items():
+        if len(key) > longest_field:
+            raise _too_long("form field", key, longest_field, "post only the form's own fields")
+        if key == "_xsrf":
+            continue
+        if key == "datasets" and datasets is not None and len(values) > datasets:
+            raise OptionsError(f"{len(values):,} datasets posted; the catalog has {datasets}")
+        limit = longest_value if key.startswith("option-") else MAX_NAME
+        for value in values:
+            if len(value) > limit:
+                raise _too_long(f"field {quote(key)}:", value, limit, "choose or type a shorter value")
 
 
 def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None = None) -> dict:
@@ -72,6 +114,7 @@ def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None =
     options: dict[str, Any] = {}
     fields: dict[str, str] = {}  # option-NAME and option-NAME-unlisted, without "option-"
     per_tier: dict[str, str] = {}  # environment-TIER, without "environment-"
+    check_form_sizes(form_data, catalog)
     for key, values in form_data.items():
         if key == "_xsrf":
             continue
@@ -85,7 +128,8 @@ def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None =
             fields[key.removeprefix("option-")] = _one(key, values)
         else:
             raise OptionsError(
-                f"unknown field {key!r}; this form takes only tier, environment, datasets and option-NAME"
+                f"unknown field {quote(key)}; "
+                "this form takes only tier, environment, datasets and option-NAME"
             )
     if catalog is not None and any(t not in catalog.tiers for t in per_tier):
         bad = next(t for t in per_tier if t not in catalog.tiers)
@@ -103,7 +147,7 @@ def options_from_form(form_data: dict[str, list[str]], catalog: Catalog | None =
         elif base != key and base in mine:
             unlisted[base] = value
         elif key not in every and base not in every:
-            raise OptionsError(f"unknown field 'option-{key}'; no tier has an option {base!r}")
+            raise OptionsError(f"unknown field {quote('option-' + key)}; no tier has an option {quote(base)}")
         # else: a field of another tier's option, posted after the tier changed: ignored
     values = {}
     for name in mine:
@@ -152,13 +196,14 @@ def _pick(
     choices = ", ".join(allowed) or "none"
     if value not in getattr(catalog, section):
         raise OptionsError(
-            f"{kind} {value!r} is not in the catalog (it may have been removed); choose one of: {choices}"
+            f"{kind} {quote(value)} is not in the catalog (it may have been removed); "
+            f"choose one of: {choices}"
         )
     problem = access_problem(catalog, section, value, groups)
     if problem:
         raise OptionsError(f"{problem}; choose one of: {choices}")
     if among is not None and value not in among:
-        raise OptionsError(f"{kind} {value!r} is not offered with this tier; choose one of: {choices}")
+        raise OptionsError(f"{kind} {quote(value)} is not offered with this tier; choose one of: {choices}")
     return value
 
 
@@ -170,7 +215,7 @@ def _datasets(catalog: Catalog, value: object, groups: frozenset[str]) -> tuple[
     allowed = ", ".join(_allowed(catalog, "datasets", groups)) or "none"
     for name in value:
         if name not in catalog.datasets:
-            raise OptionsError(f"dataset {name!r} is not in the catalog; choose from: {allowed}")
+            raise OptionsError(f"dataset {quote(name)} is not in the catalog; choose from: {allowed}")
         problem = access_problem(catalog, "datasets", name, groups)
         if problem:
             raise OptionsError(f"{problem}; choose from: {allowed}")
@@ -182,13 +227,13 @@ def check_unlisted(name: str, option: TierOption, value: str) -> str | None:
     unlisted = option.unlisted_choice
     listed = ", ".join(option.choices) or "none"
     if unlisted is None or not unlisted.enabled:
-        return f"option {name!r}: {value!r} is not one of its choices; choose one of: {listed}"
+        return f"option {name!r}: {quote(value)} is not one of its choices; choose one of: {listed}"
     if len(value) > MAX_VALUE:
         return f"option {name!r}: the value is longer than {MAX_VALUE} characters; shorten it"
     if _CONTROL.search(value) or "{" in value or "}" in value:
         return f"option {name!r}: the value may not contain control characters (such as a newline), {{ or }}"
     if unlisted.validation_regex is not None and not re.fullmatch(unlisted.validation_regex, value):
-        why = unlisted.validation_message or f"{value!r} must match {unlisted.validation_regex}"
+        why = unlisted.validation_message or f"{quote(value)} must match {unlisted.validation_regex}"
         return f"option {name!r}: {why}"
     return None
 
@@ -201,9 +246,7 @@ def _tier_options(tier_name: str, tier: Tier, value: object) -> dict[str, str]:
     unknown = sorted(set(value) - set(tier.options))
     if unknown:
         offered = ", ".join(tier.options) or "none"
-        raise OptionsError(
-            f"tier {tier_name!r} has no option(s) {', '.join(unknown)}; its options: {offered}"
-        )
+        raise OptionsError(f"tier {tier_name!r} has no option(s) {_names(unknown)}; its options: {offered}")
     chosen = {}
     for name, option in tier.options.items():
         given = value.get(name)
@@ -222,16 +265,50 @@ def _tier_options(tier_name: str, tier: Tier, value: object) -> dict[str, str]:
     return chosen
 
 
+def check_sizes(catalog: Catalog, user_options: dict) -> None:
+    """Refuse names and values longer (or lists longer) than the catalog allows, before any other
+    check: a 10 MB tier name costs one length test, and no message ever holds it whole."""
+    for key in user_options:
+        if isinstance(key, str) and len(key) > MAX_NAME:
+            raise _too_long("option name", key, MAX_NAME, f"use {', '.join(OPTION_KEYS)}")
+    fix = "catalog names are at most that long; choose one from the form"
+    for key in ("tier", "environment"):
+        value = user_options.get(key)
+        if isinstance(value, str) and len(value) > MAX_NAME:
+            raise _too_long(key, value, MAX_NAME, fix)
+    datasets = user_options.get("datasets")
+    if isinstance(datasets, list):
+        if len(datasets) > len(catalog.datasets):
+            raise OptionsError(
+                f"{len(datasets):,} datasets asked for; the catalog has {len(catalog.datasets)}"
+            )
+        for name in datasets:
+            if isinstance(name, str) and len(name) > MAX_NAME:
+                raise _too_long("dataset", name, MAX_NAME, fix)
+    options = user_options.get("options")
+    if isinstance(options, dict):
+        most = max(len(t.options) for t in catalog.tiers.values())
+        if len(options) > most:
+            raise OptionsError(f"{len(options):,} tier options given; no tier has more than {most}")
+        longest = _longest_value(catalog)
+        for name, value in options.items():
+            if isinstance(name, str) and len(name) > MAX_NAME:
+                raise _too_long("tier option", name, MAX_NAME, fix)
+            if isinstance(value, str) and len(value) > longest:
+                raise _too_long(f"option {quote(name)}:", value, longest, "shorten it")
+
+
 def validate_options(catalog: Catalog, user_options: object, groups: frozenset[str]) -> Choice:
     """Resolve user_options to names this user may use and checked option values, or raise."""
     if user_options is None:
         user_options = {}
     if not isinstance(user_options, dict):
         raise OptionsError('user_options must be a JSON object such as {"tier": "small"}')
+    check_sizes(catalog, user_options)
     unknown = sorted(set(user_options) - set(OPTION_KEYS))
     if unknown:
         raise OptionsError(
-            f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OPTION_KEYS)} "
+            f"unknown option(s) {_names(unknown)}; allowed: {', '.join(OPTION_KEYS)} "
             "(the site and the image follow from the tier and environment)"
         )
     tier = _pick(catalog, "tiers", user_options.get("tier"), groups)
