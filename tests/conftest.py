@@ -1,6 +1,10 @@
 """Shared fixtures: pytest-jupyter's server fixtures, configured for our extension."""
 
+import uuid
+
 import pytest
+
+from .pgtools import PgCluster, PgUnavailable
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
@@ -41,3 +45,25 @@ def no_gpu(monkeypatch) -> str:
     assert not devices and reason
     yield reason
     nvml.close_session()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the whole run (tests/pgtools.py)."""
+    cluster, problem = PgCluster(), None
+    try:
+        cluster.start()
+    except PgUnavailable as e:
+        problem = str(e)
+    if problem:  # fail (never skip): the PostgreSQL backend must be tested for real
+        pytest.fail(f"PostgreSQL tests need a server: {problem}", pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A fresh, empty database: a SQLite file (its folder not made yet) or a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'not-yet' / 'hybrid.sqlite'}"
+    return request.getfixturevalue("pg_cluster").create_database(f"t_{uuid.uuid4().hex[:16]}")

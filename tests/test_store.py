@@ -57,24 +57,7 @@ MISSING = hashlib.sha256(b"never saved").hexdigest()
 # -- fixtures ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def pg_cluster():
-    cluster, problem = PgCluster(), None
-    try:
-        cluster.start()
-    except PgUnavailable as e:
-        problem = str(e)
-    if problem:  # fail (never skip): the PostgreSQL backend must be tested for real
-        pytest.fail(f"PostgreSQL tests need a server: {problem}", pytrace=False)
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'not-yet' / 'hybrid.sqlite'}"
-    return request.getfixturevalue("pg_cluster").create_database(f"t_{uuid.uuid4().hex[:16]}")
+# pg_cluster and db_url (SQLite and PostgreSQL) come from conftest.py
 
 
 @pytest.fixture

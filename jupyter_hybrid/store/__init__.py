@@ -2,15 +2,20 @@
 
 from .db import default_url, make_engine, session
 from .errors import Ambiguous, NotFound, Pinned
+from .job_tables import Allocation, Job, JobVersion, Run
 from .snapshots import SnapshotStore
 from .tables import Base, Pin, SnapshotBody, SnapshotRecord, metadata
 
 __all__ = [
+    "Allocation",
     "Ambiguous",
     "Base",
+    "Job",
+    "JobVersion",
     "NotFound",
     "Pin",
     "Pinned",
+    "Run",
     "SnapshotBody",
     "SnapshotRecord",
     "SnapshotStore",

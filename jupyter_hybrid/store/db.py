@@ -10,10 +10,9 @@ from pathlib import Path
 from jupyter_core.paths import jupyter_data_dir
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from .tables import metadata
+from .migrate import upgrade
 
 URL_ENV = "JUPYTER_HYBRID_DB_URL"
 _WRITE = "jupyter_hybrid_write"
@@ -28,7 +27,8 @@ def default_url() -> str:
 
 
 def make_engine(url: str | None = None, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
-    """An engine for ``url`` (default: :func:`default_url`) with the schema created.
+    """An engine for ``url`` (default: :func:`default_url`) with the schema migrated to the
+    current revision (alembic; see ``migrate.py``).
 
     SQLite: the parent folder is created; each connection uses WAL, enforces foreign keys and
     waits up to ``busy_timeout_ms`` for a lock. Write transactions start with ``BEGIN IMMEDIATE``
@@ -39,10 +39,7 @@ def make_engine(url: str | None = None, *, busy_timeout_ms: int = 5000, echo: bo
         engine = _sqlite_engine(parsed, busy_timeout_ms, echo)
     else:
         engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
-    try:
-        metadata.create_all(engine)
-    except DBAPIError:  # another process created the tables at the same moment
-        metadata.create_all(engine)
+    upgrade(engine)
     return engine
 
 
