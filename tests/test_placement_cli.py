@@ -31,6 +31,8 @@ CATALOG = {
         "small": {"cpu": 1, "memory": "2G", "default": True},
         "a100": {"cpu": 8, "memory": "32G", "gpu": 2, "gpu_model": "A100", "groups": ["ml"]},
     },
+    # kubernetes sites run images: the hub (and so explain) leaves an imageless environment out
+    "environments": {"lab": {"image": "quay.io/jupyter/scipy-notebook", "default": True}},
     "datasets": {
         "claims": {
             "regions": ["eu-*"],
@@ -144,7 +146,7 @@ def test_readable_output(files):
     "args, message",
     [
         (["--tier", "nope"], "unknown tier 'nope'. Fix: use one of small, a100"),
-        (["--tier", "small", "--environment", "gpu"], "unknown environment 'gpu'. Fix: use one of default"),
+        (["--tier", "small", "--environment", "gpu"], "unknown environment 'gpu'. Fix: use one of lab"),
         (["--tier", "small", "--state", "missing.json"], "missing.json: cannot read the state file"),
         (["--tier", "small", "--state", "bad.json"], "bad.json: not valid JSON at line 1, column 2"),
         (

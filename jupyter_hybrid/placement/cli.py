@@ -1,14 +1,16 @@
 """``jupyter hybrid placement explain``: the decision the hub would make, and why.
 
 Exit status: 0 placed, 1 not placeable (the reasons say why), 2 bad input (message on stderr).
-This is the I/O edge of the pure placement room: it reads files, and live site states through
-``jupyter_hybrid.sites`` when no ``--state`` file is given.
+This is the I/O edge of the pure placement room: it reads files, and asks the sites of
+``jupyter_hybrid.sites`` which environments they can run and (without ``--state``) their live
+state. It then decides with ``place`` on the same inputs as the hub, so both say the same.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -17,8 +19,8 @@ from pathlib import Path
 from ..catalog import Catalog, CatalogError, load_catalog
 from ..quote import quote
 from ..sitedata import SiteState
-from . import Request, Usage, place
-from .rules import MAX_NAME
+from . import Request, Usage, environment_problems, place
+from .rules import MAX_NAME, default_for
 from .statefile import StateFileError, parse_state
 
 DEFAULT_CATALOG = Path(__file__).parent.parent / "catalog" / "default.yaml"
@@ -33,11 +35,16 @@ def catalog_path(given: str | None) -> str:
     return given or os.environ.get("JUPYTER_HYBRID_CATALOG") or str(DEFAULT_CATALOG)
 
 
-async def live_states(catalog: Catalog) -> dict[str, SiteState]:
-    """Each site's state, refreshed now; a site that fails is reported unreachable with its error."""
-    from ..sites import SiteRegistry  # only the command line reads live sites
+def site_objects(catalog: Catalog) -> dict:
+    """The catalog's site objects, as the hub builds them (no I/O until asked)."""
+    from ..sites import SiteRegistry  # only the command line talks to sites
 
-    sites = SiteRegistry().sync(catalog)
+    return SiteRegistry().sync(catalog)
+
+
+async def live_states(catalog: Catalog, sites: dict | None = None) -> dict[str, SiteState]:
+    """Each site's state, refreshed now; a site that fails is reported unreachable with its error."""
+    sites = site_objects(catalog) if sites is None else sites
 
     async def one(name, site):
         try:
@@ -94,12 +101,18 @@ def check_lengths(args) -> None:
 def build_request(args, catalog: Catalog, usage: Usage) -> Request:
     if args.tier not in catalog.tiers:
         raise InputError(f"unknown tier {quote(args.tier)}. Fix: use one of {', '.join(catalog.tiers)}")
-    env = args.environment or catalog.default_name("environments", catalog.tier_environments(args.tier))
+    groups = frozenset(args.group or ())
+    # the hub's default: the default environment among those the tier offers and the user may use
+    env = args.environment or default_for(
+        catalog, "environments", groups, catalog.tier_environments(args.tier)
+    )
+    if env is None:
+        raise InputError(f"no environment of tier {args.tier!r} is open to {quote(args.user)}'s groups")
     if env not in catalog.environments:
         raise InputError(
             f"unknown environment {quote(env)}. Fix: use one of {', '.join(catalog.environments)}"
         )
-    return Request(args.user, frozenset(args.group or ()), args.tier, env, tuple(args.dataset or ()), usage)
+    return Request(args.user, groups, args.tier, env, tuple(args.dataset or ()), usage)
 
 
 def explain_text(request: Request, decision, catalog: Catalog) -> str:
@@ -132,13 +145,15 @@ def _explain(args) -> int:
             raise InputError(str(e)) from None
         if args.state:
             states, usage = read_state(args.state, catalog, args.user)
-        else:
-            states, usage = asyncio.run(live_states(catalog)), Usage()
-        request = build_request(args, catalog, usage)
+        request = build_request(args, catalog, Usage())
     except InputError as e:
         print(f"jupyter hybrid placement explain: {e}", file=sys.stderr)
         return 2
-    decision = place(catalog, request, states)
+    sites = site_objects(catalog)
+    if not args.state:
+        states, usage = asyncio.run(live_states(catalog, sites)), Usage()
+    request = dataclasses.replace(request, usage=usage)
+    decision = place(catalog, request, states, environment_problems(catalog, sites))
     if args.json:
         print(json.dumps(decision.to_dict(), indent=2))
     else:

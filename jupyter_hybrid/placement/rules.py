@@ -25,6 +25,19 @@ def access_problem(catalog: Catalog, section: str, name: str, groups: frozenset[
     return None
 
 
+def default_for(
+    catalog: Catalog, section: str, groups: frozenset[str], among: list[str] | None = None
+) -> str | None:
+    """What a user gets who names no tier/environment: the catalog's default among the items they
+    may use (and ``among``, e.g. the tier's environments), else the first of those; None: none."""
+    allowed = [
+        n
+        for n in getattr(catalog, section)
+        if (among is None or n in among) and not access_problem(catalog, section, n, groups)
+    ]
+    return catalog.default_name(section, allowed)
+
+
 def _unknown(section: str, name: str, known) -> str:
     kind = section.rstrip("s")
     if not known:

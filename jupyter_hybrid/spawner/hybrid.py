@@ -19,10 +19,10 @@ from tornado import web
 from traitlets import Float, Type, Unicode, default
 
 from ..catalog import Catalog, CatalogFile
-from ..placement import Decision, Request, Usage, usage_of
+from ..placement import Decision, Request, Usage, environment_problems, place, usage_of
 from ..sites import CapacityError, SiteRegistry, SiteState
 from ..sites.base import Allocation, BaseSite
-from .fit import SiteProblems, place_with_environment
+from .fit import SiteProblems
 from .form import public_reasons, render_form, site_title, wait_text
 from .options import Choice, OptionsError, option_overrides, options_from_form, validate_options
 
@@ -229,11 +229,7 @@ class HybridSpawner(Spawner):
     @staticmethod
     def environment_problems(catalog: Catalog) -> SiteProblems:
         """environment -> site -> why it cannot run there (None: it can)."""
-        sites = REGISTRY.sync(catalog)
-        return {
-            name: {s: site.environment_problem(env) for s, site in sites.items()}
-            for name, env in catalog.environments.items()
-        }
+        return environment_problems(catalog, REGISTRY.sync(catalog))
 
     def make_child_spawner(self, cls: type[Spawner]) -> Spawner:
         """A spawner of ``cls`` for this same server (used by sites)."""
@@ -330,7 +326,8 @@ class HybridSpawner(Spawner):
         states = await self.site_states()
         usage = self.usage()
         request = Request(self.user.name, groups, choice.tier, choice.environment, choice.datasets, usage)
-        decision = place_with_environment(catalog, request, states, self.environment_problems(catalog))
+        # the same decision as `jupyter hybrid placement explain` (placement.place, same inputs)
+        decision = place(catalog, request, states, self.environment_problems(catalog))
         if decision.site is None:
             tier = catalog.title("tiers", choice.tier)
             why = "; ".join(public_reasons(decision.reasons, states, catalog, self._admin))

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..catalog import Catalog, Tier, TierOption
 from ..placement import access_problem
-from ..placement.rules import MAX_NAME
+from ..placement.rules import MAX_NAME, default_for
 from ..quote import quote
 
 OPTION_KEYS = ("tier", "environment", "datasets", "options")
@@ -187,7 +187,7 @@ def _pick(
     kind = section.rstrip("s")
     allowed = [n for n in _allowed(catalog, section, groups) if among is None or n in among]
     if value is None or value == "":
-        default = catalog.default_name(section, allowed)
+        default = default_for(catalog, section, groups, among)  # as placement explain picks it
         if default is None:
             raise OptionsError(f"no {kind} is available to you; ask an admin to grant one")
         return default
