@@ -215,3 +215,22 @@ class KMock:
             )
 
         return self._run(count())
+
+    # --- injected failures -----------------------------------------------------------------------
+
+    def fail(self, request: str, status: int = 500, message: str = "etcdserver: request timed out"):
+        """Answer ``request`` (kmock's criteria, e.g. "get /api/v1/namespaces/hub/pods/NAME") with
+        this HTTP status and a Kubernetes Status body until ``heal()`` is called on the result."""
+
+        async def add():
+            body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message}
+            return self.server[request] << status << {**body, "code": status}
+
+        reaction = self._run(add())
+
+        class Failure:
+            @staticmethod
+            def heal() -> None:
+                self.loop.call_soon_threadsafe(reaction._disabled.set)  # kmock's own switch
+
+        return Failure()

@@ -4,6 +4,11 @@ Servers run through KubeSpawner (see ``spawner.py``/``client.py``); this class a
 KubeSpawner does not know: live capacity read from nodes and pods (``capacity.py``), cached for the
 site's ``refresh_seconds``, count-based reservations between reads, and what to do when the
 cluster goes away (the hub keeps running; a server there is reported stopped after a grace).
+
+A server whose state cannot be read (the cluster or its pod read fails) is "unknown", not "running":
+JupyterHub's poll contract has no such answer, so ``poll_server`` keeps saying None (keep it) for
+``unreachable_grace_seconds``, logs the cause once, and ``server_status`` tells the admin and the
+panels; after the grace it reports the server stopped, with the reason.
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ class _Charge:
     memory: int
     gpu_key: str | None
     gpus: int
+
+
+@dataclass
+class _Unknown:
+    """Since when (time.monotonic) a server's state could not be read, and the last cause."""
+
+    since: float
+    reason: str
 
 
 def error_text(e: BaseException, timeout: float) -> str:
@@ -77,6 +90,7 @@ class KubernetesSite(BaseSite):
         self._unreachable_since: float | None = None
         self._charges: dict[str, _Charge] = {}
         self._reading: asyncio.Task | None = None
+        self._unknown: dict[str, _Unknown] = {}  # namespace/pod -> why its state is unknown now
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -129,15 +143,25 @@ class KubernetesSite(BaseSite):
             log.info("Site %s is reachable again", self.name)
         self._error, self._unreachable_since, self._read_at = None, None, began
 
-    async def _list(self, method, **kwargs) -> list[dict]:
+    async def _call(self, method, *args, **kwargs) -> bytes:
+        """The body of one API call, raw (no model objects); ApiException for an error status
+        (with ``_preload_content=False`` the client would hand back a 500's body as an answer)."""
         response = await asyncio.wait_for(
-            method(_preload_content=False, _request_timeout=self.request_timeout, **kwargs),
+            method(*args, _preload_content=False, _request_timeout=self.request_timeout, **kwargs),
             self.request_timeout,
         )
         try:
-            return json.loads(await response.read())["items"]
+            body = await response.read()
+            if response.status >= 400:
+                error = ApiException(status=response.status, reason=response.reason)
+                error.body = body.decode(errors="replace")
+                raise error
+            return body
         finally:
             response.release()
+
+    async def _list(self, method, **kwargs) -> list[dict]:
+        return json.loads(await self._call(method, **kwargs))["items"]
 
     def _unreachable(self, error: str, began: float) -> None:
         if error != self._error:  # once per change, not once per form render
@@ -233,35 +257,70 @@ class KubernetesSite(BaseSite):
             return None
         return f"site {self.name} unreachable for {elapsed:.0f}s: {self._error}"
 
+    @staticmethod
+    def _server_key(child) -> str:
+        return f"{child.namespace}/{child.pod_name}"
+
+    def server_status(self, child) -> tuple[str, str | None]:
+        """("unknown", why) while the last poll could not read the server's state, else
+        ("running", None): what ``poll_server``'s None means this time (admin views, panels)."""
+        unknown = self._unknown.get(self._server_key(child))
+        return ("unknown", unknown.reason) if unknown else ("running", None)
+
+    def _state_unknown(self, child, reason: str, since: float | None = None) -> int | None:
+        """Poll's answer when the server's state cannot be read: None (JupyterHub keeps it) within
+        ``unreachable_grace_seconds`` of the first failure, each new cause logged once; then 1
+        (stopped), logged with the cause."""
+        key, now = self._server_key(child), time.monotonic()
+        unknown = self._unknown.get(key)
+        if unknown is None or unknown.reason != reason:
+            first = unknown.since if unknown else (since if since is not None else now)
+            unknown = self._unknown[key] = _Unknown(first, reason)
+            log.warning(
+                "Server %s on %s: state unknown (%s); kept as running for up to %gs",
+                key,
+                self.name,
+                reason,
+                self.unreachable_grace_seconds,
+            )
+        elapsed = now - unknown.since
+        if elapsed < self.unreachable_grace_seconds:
+            return None
+        del self._unknown[key]
+        log.warning(
+            "Server %s on %s reported stopped: state unknown for %.0fs: %s", key, self.name, elapsed, reason
+        )
+        return 1
+
+    def _state_known(self, child) -> None:
+        if self._unknown.pop(self._server_key(child), None) is not None:
+            log.info("Server %s on %s: state known again", self._server_key(child), self.name)
+
     async def poll_server(self, child) -> int | None:
         state = await self.refresh()
         if not state.reachable:
             reason = self._gone_for_good()
             if reason:
+                self._unknown.pop(self._server_key(child), None)
                 log.warning("Server %s on %s reported stopped: %s", child.pod_name, self.name, reason)
                 return 1
-            return None  # may come back: keep the server
-        if f"{child.namespace}/{child.pod_name}" not in self._pods:
+            # may come back: keep the server, as unknown
+            return self._state_unknown(child, f"site unreachable: {self._error}", self._unreachable_since)
+        if self._server_key(child) not in self._pods:
             # the last read may predate the pod: ask for it before calling it gone
             try:
                 api = self.client.api("CoreV1Api")
-                response = await asyncio.wait_for(
-                    api.read_namespaced_pod(
-                        child.pod_name,
-                        child.namespace,
-                        _preload_content=False,
-                        _request_timeout=self.request_timeout,
-                    ),
-                    self.request_timeout,
-                )
-                response.release()
-            except ApiException as e:
-                if e.status == 404:
+                await self._call(api.read_namespaced_pod, child.pod_name, child.namespace)
+            except Exception as e:
+                if isinstance(e, ApiException) and e.status == 404:
+                    self._unknown.pop(self._server_key(child), None)
                     log.warning("Server pod %s/%s on %s is gone", child.namespace, child.pod_name, self.name)
                     return 1
-                return None  # cannot tell now; the next poll asks again
-            except Exception:
-                return None
+                # cannot tell now; the next poll asks again
+                return self._state_unknown(
+                    child, f"reading its pod failed: {error_text(e, self.request_timeout)}"
+                )
+        self._state_known(child)
         return await child.poll()
 
     async def stop_server(self, child, now: bool = False) -> None:
