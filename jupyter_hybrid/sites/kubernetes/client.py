@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import kubernetes_asyncio.client
@@ -61,8 +62,27 @@ class SiteClient:
             self._configuration = self._load()
         return self._configuration
 
+    def _missing_kubeconfig(self) -> str | None:
+        """Why no kubeconfig file can be read, or None. The loader only says "Invalid kube-config
+        file. Expected key contexts" when ~/.kube/config does not exist."""
+        if self.spec.in_cluster:
+            return None
+        if self.spec.kubeconfig:
+            named = [self.spec.kubeconfig]
+        else:
+            named = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or ["~/.kube/config"]
+        if any(os.path.exists(os.path.expanduser(p)) for p in named):
+            return None
+        return (
+            f"site {self.name}: kubeconfig file {os.pathsep.join(named)} does not exist; "
+            f"set `kubeconfig:` or `context:` or `in_cluster: true` on site {self.name}"
+        )
+
     def _load(self) -> Configuration:
         conf = type.__call__(Configuration)  # not a copy of the process-wide default
+        missing = self._missing_kubeconfig()
+        if missing:
+            raise SiteConfigError(missing)
         try:
             if self.spec.in_cluster:
                 kube_config.load_incluster_config(client_configuration=conf)
