@@ -304,8 +304,11 @@ def test_site_vanishing_while_a_server_runs(k8s, caplog):
         run_pod(k8s, child.pod_name)
         await asyncio.wait_for(start, 15)
         assert await site.poll_server(child) is None
+        assert site.server_status(child) == ("running", None)
         k8s.stop()  # the cluster goes away
         assert await site.poll_server(child) is None  # within the grace: may come back
+        status, why = site.server_status(child)
+        assert status == "unknown" and why.startswith("site unreachable: ")
         await wait_for(lambda: site._gone_for_good() is not None)  # the grace has run out
         with caplog.at_level(logging.WARNING, logger="JupyterHub"):
             assert await site.poll_server(child) == 1
@@ -314,6 +317,77 @@ def test_site_vanishing_while_a_server_runs(k8s, caplog):
         await site.close()
 
     asyncio.run(main())
+
+
+async def running_server(site, k8s, cat, user):
+    """A server whose pod runs, started after the site's last read (so a poll asks for its pod)."""
+    await site.refresh()
+    allocation = site.reserve(f"{user}/", cat.tiers["cpu"])
+    names = {"tier": "cpu", "site": "onprem", "environment": "lab"}
+    child = site.server_spawner(
+        hybrid_parent(user), cat.tiers["cpu"], cat.environments["lab"], names, allocation
+    )
+    start = asyncio.ensure_future(child.start())
+    await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+    run_pod(k8s, child.pod_name)
+    await asyncio.wait_for(start, 15)
+    return child
+
+
+def test_poll_keeps_unknown_apart_from_running_and_logs_once(k8s, caplog):
+    """An API error reading the server's pod: poll keeps it (None, JupyterHub's "running") but
+    the site says "unknown" and why, logged once; once the API answers it is running again."""
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat, refresh_seconds=3600, unreachable_grace_seconds=300)
+
+    async def main():
+        child = await running_server(site, k8s, cat, "erin")
+        assert site.server_status(child) == ("running", None)
+        failure = k8s.fail(f"get /api/v1/namespaces/{NS}/pods/{child.pod_name}", 500)
+        with caplog.at_level(logging.INFO, logger="JupyterHub"):
+            for _ in range(5):
+                assert await site.poll_server(child) is None
+                status, why = site.server_status(child)
+                assert status == "unknown"
+                assert (
+                    why
+                    == "reading its pod failed: HTTP 500 Internal Server Error: etcdserver: request timed out"
+                )
+            failure.heal()
+            await wait_for(lambda: k8s.get("v1/pods", NS, child.pod_name) is not None)
+            assert await site.poll_server(child) is None
+        assert site.server_status(child) == ("running", None)
+        await site.stop_server(child, now=True)
+        await site.close()
+
+    asyncio.run(main())
+    unknown = [r for r in caplog.records if "state unknown" in r.getMessage()]
+    assert len(unknown) == 1 and unknown[0].levelname == "WARNING"
+    assert "kept as running for up to 300s" in unknown[0].getMessage()
+    assert any("state known again" in r.getMessage() for r in caplog.records)
+
+
+def test_poll_reports_stopped_once_unknown_for_the_grace(k8s, caplog):
+    cat = catalog(k8s.kubeconfig)
+    site = make_site(cat, refresh_seconds=3600, unreachable_grace_seconds=0.3)
+
+    async def main():
+        child = await running_server(site, k8s, cat, "finn")
+        k8s.fail(f"get /api/v1/namespaces/{NS}/pods/{child.pod_name}", 503, "the server is shutting down")
+        assert await site.poll_server(child) is None
+        first = site._unknown[f"{NS}/{child.pod_name}"].since
+        await wait_for(lambda: time.monotonic() - first >= 0.3)  # the grace runs out
+        with caplog.at_level(logging.WARNING, logger="JupyterHub"):
+            assert await site.poll_server(child) == 1
+        assert site.server_status(child) == ("running", None)  # nothing unknown is kept for it
+        await site.close()
+
+    asyncio.run(main())
+    (stopped,) = [r.getMessage() for r in caplog.records if "reported stopped" in r.getMessage()]
+    assert "state unknown for 0s" in stopped or "state unknown for 1s" in stopped
+    assert stopped.endswith(
+        "reading its pod failed: HTTP 503 Service Unavailable: the server is shutting down"
+    )
 
 
 def test_growing_site_accepts_when_full_and_waits_before_failing(k8s):
