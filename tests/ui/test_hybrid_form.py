@@ -134,8 +134,8 @@ def test_hybrid_spawn_form_in_the_browser(hub, cluster, page, artifacts):
     # (1) every tier: where it would run now and its price per hour; datasets with their residency
     where = {name: tier(page, name).locator(".jh-where").inner_text() for name in ("small", "large", "gpu-1")}
     assert where["small"].startswith("would run on This machine (local, region local), no hourly charge")
-    assert where["large"].startswith("would run on Cloud GPU cluster (cloud, region eu-west-1), 0.8/h")
-    assert where["gpu-1"].startswith("would run on Cloud GPU cluster (cloud, region eu-west-1), 3.5/h")
+    assert where["large"].startswith("would run on Cloud GPU cluster (cloud, region eu-west-1), 0.8 per hour")
+    assert where["gpu-1"].startswith("would run on Cloud GPU cluster (cloud, region eu-west-1), 3.5 per hour")
     assert "2 of 2 A100 free" in where["gpu-1"]
     for name in ("small", "large", "gpu-1"):
         assert tier(page, name).locator('input[name="tier"]').is_enabled()
@@ -149,8 +149,12 @@ def test_hybrid_spawn_form_in_the_browser(hub, cluster, page, artifacts):
     # the GPU tier's image option appears with the tier; the free text box with "Other image..."
     options = page.locator('fieldset[data-options-for="gpu-1"]')
     assert options.is_hidden()
+    assert page.locator('select[name="environment-gpu-1"]').is_disabled()  # not the chosen tier's
     tier(page, "gpu-1").locator('input[name="tier"]').check()
     assert options.is_visible()
+    # only the chosen tier's environment is posted (without JavaScript the hub picks it by name)
+    assert page.locator('select[name="environment-gpu-1"]').is_enabled()
+    assert page.locator('select[name="environment-small"]').is_disabled()
     image = options.locator('select[name="option-image"]')
     assert image.input_value() == "pytorch"
     free = options.locator('input[name="option-image-unlisted"]')
