@@ -46,6 +46,10 @@ def test_wheel_from_a_clone_carries_the_labextension_and_server_config(tmp_path)
     assert any(n.startswith("share/jupyter/labextensions/jupyter-hybrid/static/remoteEntry.") for n in data)
     assert "etc/jupyter/jupyter_server_config.d/jupyter_hybrid.json" in data
     assert "jupyter_hybrid/catalog/default.yaml" in names
+    # the spawn form's Jinja2 templates
+    assert {"form.html", "fields.html", "form.css", "form.js"} <= {
+        n.rsplit("/", 1)[1] for n in names if n.startswith("jupyter_hybrid/spawner/templates/")
+    }
 
 
 def test_binder_follows_repo2docker_rules():
