@@ -539,3 +539,17 @@ def test_missing_postgres_binaries_fail_with_install_hint():
 
 def test_pg_cluster_lives_in_a_temp_dir(pg_cluster):
     assert pg_cluster.root is not None and Path(pg_cluster.root, "data", "PG_VERSION").is_file()
+
+
+def test_messages_quote_user_values_short(store):
+    store.save("alice", A)
+    store.save("bob", A)
+    with pytest.raises(NotFound) as e:
+        store.get("alice", "z" * 1_000_000)
+    assert len(str(e.value)) < 120 and "…" in str(e.value)
+    store.pin("alice", A["id"], "job", "r" * 200)
+    with pytest.raises(ValueError) as e:
+        store.pin("bob", A["id"], "job", "r" * 200)
+    assert "belongs to another user" in str(e.value) and len(str(e.value)) < 120
+    with pytest.raises(ValueError, match="got 1") as e:
+        store.save(1, A)

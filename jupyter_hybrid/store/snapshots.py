@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..quote import quote
 from .db import session
 from .errors import Ambiguous, NotFound, Pinned
 from .tables import PIN_KINDS, Pin, SnapshotBody, SnapshotRecord
@@ -147,14 +148,14 @@ class SnapshotStore:
     def pin(self, owner: str, id_or_prefix: str, kind: str, ref: str) -> dict:
         """Mark a visible snapshot as used by job/api ``ref``; re-pinning the same ref moves it."""
         if kind not in PIN_KINDS:
-            raise ValueError(f"pin kind must be one of {', '.join(PIN_KINDS)}, got {kind!r}")
+            raise ValueError(f"pin kind must be one of {', '.join(PIN_KINDS)}, got {quote(kind)}")
         owner = _text("owner", owner, required=True)
         ref = _text("ref", ref, required=True)
         with session(self.engine) as s:
             sid = _resolve(s, id_or_prefix, _visible(owner))
             pin = s.scalars(select(Pin).where(Pin.kind == kind, Pin.ref == ref).with_for_update()).first()
             if pin is not None and pin.owner != owner:
-                raise ValueError(f"{kind} {ref!r} belongs to another user; choose another {kind} name")
+                raise ValueError(f"{kind} {quote(ref)} belongs to another user; choose another {kind} name")
             if pin is None:
                 pin = Pin(snapshot_id=sid, kind=kind, ref=ref, owner=owner)
                 s.add(pin)
@@ -162,7 +163,7 @@ class SnapshotStore:
             try:
                 s.flush()
             except IntegrityError as e:
-                raise ValueError(f"{kind} {ref!r} was pinned at the same moment; try again") from e
+                raise ValueError(f"{kind} {quote(ref)} was pinned at the same moment; try again") from e
             return _pin_view(pin)
 
     def unpin(self, kind: str, ref: str) -> bool:
@@ -213,12 +214,14 @@ def _pick(records, owner: str) -> SnapshotRecord:
 
 def _resolve(s: Session, id_or_prefix: str, cond) -> str:
     """The one full id matching ``id_or_prefix`` among records meeting ``cond`` (None: all)."""
-    raw = id_or_prefix if isinstance(id_or_prefix, str) else repr(id_or_prefix)
+    raw = id_or_prefix if isinstance(id_or_prefix, str) else quote(id_or_prefix)
     prefix = raw.strip().lower()
     if len(prefix) < MIN_PREFIX:
-        raise ValueError(f"snapshot id {raw!r} is too short; give at least {MIN_PREFIX} characters of the id")
+        raise ValueError(
+            f"snapshot id {quote(raw, limit=70)} is too short; give at least {MIN_PREFIX} characters"
+        )
     if not _HEX.fullmatch(prefix) or len(prefix) > 64:
-        raise NotFound(f"snapshot {raw!r} not found")
+        raise NotFound(f"snapshot {quote(raw, limit=70)} not found")
     if cond is None:
         col, q = SnapshotBody.id, select(SnapshotBody.id)
     else:
@@ -226,10 +229,10 @@ def _resolve(s: Session, id_or_prefix: str, cond) -> str:
     q = q.where(col == prefix if len(prefix) == 64 else col.startswith(prefix, autoescape=True))
     ids = sorted(s.scalars(q))
     if not ids:
-        raise NotFound(f"snapshot {raw!r} not found")
+        raise NotFound(f"snapshot {quote(raw, limit=70)} not found")
     if len(ids) > 1:
         some = ", ".join(i[:SHORT_ID] for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
-        raise Ambiguous(f"{raw!r} matches {len(ids)} snapshots ({some}); give more characters")
+        raise Ambiguous(f"{quote(raw, limit=70)} matches {len(ids)} snapshots ({some}); give more characters")
     return ids[0]
 
 
@@ -290,7 +293,7 @@ def _body_id(body: Any) -> str:
     if not isinstance(sid, str) or not _SHA256.fullmatch(sid):
         raise ValueError(
             "a snapshot body needs an 'id': the sha256 hex digest of its content "
-            f"(64 characters 0-9a-f), got {sid!r}"
+            f"(64 characters 0-9a-f), got {quote(sid)}"
         )
     try:
         json.dumps(body, allow_nan=False)
@@ -303,7 +306,7 @@ def _text(field: str, value: Any, *, required: bool = False, limit: int | None =
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ValueError(f"{field} must be a non-empty string, got {value!r}")
+        raise ValueError(f"{field} must be a non-empty string, got {quote(value)}")
     if limit is not None and len(value) > limit:
         raise ValueError(f"{field} is {len(value)} characters long; the limit is {limit}")
     return value
