@@ -394,7 +394,7 @@ class Checker:
         self.violations["quota"] += over
         self.violations["residency"] += site not in allowed_sites(cat, job)
         model = TIERS[job.tier][3]
-        short = (model and state.gpus_free.get(model, 0) < tier.gpu) or state.cpu_free < tier.cpu
+        short = (model and state.gpus_free.get(model, 0) < tier.gpu) or state.cpu_free < tier.cpu_request
         self.violations["capacity"] += bool(short)
 
     def hold(self, job: Job, sign: int) -> None:

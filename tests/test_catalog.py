@@ -221,3 +221,64 @@ def test_messages_quote_long_values_truncated(tmp_path):
     assert "tiers.small.memory: '99999" in message and "…" in message
     assert "… and 481 more errors" in message
     assert len(message) < 5000
+
+
+def test_guarantees_and_limits():
+    tiers = parse_catalog(
+        {
+            "sites": {"local": {}},
+            "tiers": {
+                "same": {"cpu": 2, "memory": "4G"},  # shorthand: guarantee = limit
+                "burst": {
+                    "cpu_guarantee": 0.5,
+                    "cpu_limit": 4,
+                    "memory_guarantee": "1G",
+                    "memory_limit": "8G",
+                },
+                "capped": {"cpu_limit": 2, "memory_limit": "2G"},  # Kubernetes requests the limit
+                "floor": {"cpu_guarantee": 1, "memory_guarantee": "1G"},
+                "gpu-only": {"gpu": 1},
+            },
+        }
+    ).tiers
+    G = 1024**3
+    view = {n: (t.cpu_request, t.cpu_limit, t.memory_request, t.memory_limit) for n, t in tiers.items()}
+    assert view == {
+        "same": (2, 2, 4 * G, 4 * G),
+        "burst": (0.5, 4, G, 8 * G),
+        "capped": (2, 2, 2 * G, 2 * G),
+        "floor": (1, None, G, None),
+        "gpu-only": (0, None, 0, None),
+    }
+    from jupyter_hybrid.spawner.form import tier_size
+
+    assert tier_size(tiers["same"]) == "2 cores · 4 GiB · no GPU"
+    assert tier_size(tiers["burst"]) == "0.5–4 cores · 1 GiB–8 GiB · no GPU"
+    assert tier_size(tiers["capped"]) == "2 cores · 2 GiB · no GPU"
+    assert tier_size(tiers["floor"]) == "at least 1 core · at least 1 GiB · no GPU"
+    assert tier_size(tiers["gpu-only"]) == "cores as available · memory as available · 1 GPU"
+
+
+@pytest.mark.parametrize(
+    ("fields", "key", "fix"),
+    [
+        (
+            {"cpu": 2, "cpu_limit": 4},
+            "tiers.small.cpu_limit",
+            "give either cpu, or cpu_guarantee and/or cpu_limit",
+        ),
+        ({"memory": "2G", "memory_guarantee": "1G"}, "tiers.small.memory_guarantee", "give either memory"),
+        ({"cpu_guarantee": 4, "cpu_limit": 2}, "tiers.small.cpu_guarantee", "lower the guarantee"),
+        ({"memory_guarantee": "4G", "memory_limit": "2G"}, "tiers.small.memory_guarantee", "4 GiB is more"),
+        ({"cpu_limit": 0}, "tiers.small.cpu_limit", "greater than 0"),
+    ],
+)
+def test_guarantee_and_limit_mistakes(fields, key, fix):
+    with pytest.raises(CatalogError) as e:
+        parse_catalog({"sites": {"local": {}}, "tiers": {"small": fields}}, "catalog.yaml")
+    assert str(e.value).startswith(f"catalog.yaml: {key}: ") and fix in str(e.value), str(e.value)
+    # the same values written out (cpu with an equal limit) are fine: a dump loads again
+    same = parse_catalog({"sites": {"local": {}}, "tiers": {"small": {"cpu": 2, "cpu_limit": 2.0}}})
+    assert (
+        parse_catalog({"sites": {"local": {}}, "tiers": {"small": same.tiers["small"].model_dump()}}) == same
+    )

@@ -46,6 +46,14 @@ def cat(tmp_path):
                 "a100": {"cpu": 8, "memory": "32G", "gpu": 2, "gpu_model": "A100"},
                 "h100": {"cpu": 8, "memory": "32G", "gpu": 1, "gpu_model": "H100"},
                 "slice": {"cpu": 2, "memory": "8G", "gpu": 1, "gpu_model": "A100", "mig": "1g.10gb"},
+                "gpu-only": {"gpu": 1, "gpu_model": "A100"},  # a z2jh profile that sets only a GPU
+                "burst": {
+                    "cpu_guarantee": 0.5,
+                    "cpu_limit": 4,
+                    "memory_guarantee": "1G",
+                    "memory_limit": "8G",
+                },
+                "capped": {"cpu_limit": 2, "memory_limit": "2G"},
             },
             "environments": {
                 "lab": {
@@ -199,3 +207,35 @@ def test_environment_without_image(cat):
         cat.environments["lab"].model_copy(update={"image": None})
     )
     assert site.environment_problem(cat.environments["lab"]) is None
+
+
+def test_guarantees_are_requests_and_limits_are_limits(cat):
+    _, data = manifest(cat, "burst")
+    resources = container(data)["resources"]
+    assert resources["requests"] == {"cpu": 0.5, "memory": 1024**3}
+    assert resources["limits"] == {"cpu": 4.0, "memory": 8 * 1024**3}
+    env = env_of(data)
+    assert (env["CPU_GUARANTEE"], env["CPU_LIMIT"]) == ("0.5", "4.0")
+    assert (env["MEM_GUARANTEE"], env["MEM_LIMIT"]) == (str(1024**3), str(8 * 1024**3))
+
+
+def test_a_limit_alone_is_what_placement_reserves(cat):
+    _, data = manifest(cat, "capped")
+    resources = container(data)["resources"]
+    assert resources["limits"] == {"cpu": 2.0, "memory": 2 * 1024**3}
+    assert "cpu" not in resources.get("requests", {}) and "memory" not in resources.get("requests", {})
+    # the API server defaults the pod's requests to its limits: placement counts the same
+    tier = cat.tiers["capped"]
+    assert (tier.cpu_request, tier.memory_request) == (2, 2 * 1024**3)
+    assert (cat.tiers["gpu-only"].cpu_request, cat.tiers["gpu-only"].memory_request) == (0, 0)
+    assert (cat.tiers["burst"].cpu_request, cat.tiers["burst"].memory_request) == (0.5, 1024**3)
+
+
+def test_a_gpu_only_tier_sets_no_cpu_or_memory_even_with_hub_wide_defaults(cat):
+    config = Config()
+    config.KubeSpawner.cpu_limit = 16.0  # a hub-wide default must not change what placement counted
+    config.KubeSpawner.mem_guarantee = "64G"
+    _, data = manifest(cat, "gpu-only", config=config)
+    resources = container(data)["resources"]
+    assert resources["limits"] == {"nvidia.com/gpu": "1"} and resources["requests"] == {"nvidia.com/gpu": "1"}
+    assert not {"CPU_LIMIT", "MEM_LIMIT", "CPU_GUARANTEE", "MEM_GUARANTEE"} & set(env_of(data))

@@ -38,6 +38,12 @@ def imported(name: str, **kw):
     return result, parse_catalog(result.catalog, name)
 
 
+def sizes(tier):
+    """(cpu_guarantee, cpu_limit, memory_guarantee, memory_limit) of a tier; memory in GiB."""
+    gib = [None if m is None else m / 1024**3 for m in (tier.memory_guarantee, tier.memory_limit)]
+    return (tier.cpu_guarantee, tier.cpu_limit, *gib)
+
+
 def kubespawner_view(profile_list):
     """The profile list as KubeSpawner 7.1 itself initializes it (sorted dict values, slugs, defaults)."""
     return KubeSpawner._get_initialized_profile_list(
@@ -53,11 +59,12 @@ def test_z2jh_values_cpu_and_gpu_profiles():
     assert result.key == "singleuser.profileList"
     assert list(catalog.tiers) == ["small", "large", "gpu-a100", "gpu-t4-2"]
     small, large, a100, t4 = catalog.tiers.values()
-    # singleuser.cpu/memory/image are the defaults of a profile that does not override them
-    assert (small.cpu, small.memory, small.default) == (2, 4 * 1024**3, True)
-    assert small.kubespawner_override == {"cpu_guarantee": 0.5}  # z2jh's guarantee differs: carried
+    # singleuser.cpu/memory/image are the defaults of a profile that does not override them,
+    # guarantee and limit each (z2jh's cpu guarantee is below its limit)
+    assert (sizes(small), small.default) == ((0.5, 2, 4, 4), True)
+    assert small.kubespawner_override == {}
     assert catalog.environments[small.environments[0]].image == "quay.io/jupyter/scipy-notebook:2024-07-29"
-    assert (large.cpu, large.memory, large.gpu) == (8, 32 * 1024**3, 0)
+    assert (sizes(large), large.gpu) == ((8, 8, 32, 32), 0)
     assert large.kubespawner_override == {"node_selector": {"cloud.google.com/gke-nodepool": "highmem"}}
     assert (a100.gpu, a100.gpu_model, a100.mig) == (1, "NVIDIA-A100-SXM4-80GB", None)
     assert catalog.environments[a100.environments[0]].image.endswith("pytorch-notebook:cuda12-2024-07-29")
@@ -68,16 +75,17 @@ def test_z2jh_values_cpu_and_gpu_profiles():
     assert ks["tolerations"][0]["effect"] == "NoSchedule"
     assert ks["lifecycle_hooks"]["postStart"]["exec"]["command"][0] == "sh"
     assert ks["volumes"][0]["emptyDir"] == {"medium": "Memory"} and ks["volume_mounts"][0]["name"] == "shm"
-    assert ks["cpu_guarantee"] == 6
+    assert sizes(a100) == (6, 8, 64, 64)
     # consumed into the tier: sizes, the GPU limit and its equal guarantee, the image
-    for key in ("cpu_limit", "mem_limit", "mem_guarantee", "extra_resource_limits", "image"):
+    for key in ("cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee", "extra_resource_limits", "image"):
         assert key not in ks
     assert "extra_resource_guarantees" not in ks
     assert (t4.gpu, t4.gpu_model) == (2, "nvidia-tesla-t4")
     # unknown overrides are carried, never dropped
     assert t4.kubespawner_override["my_site_specific_trait"] == "keep-me"
     assert t4.kubespawner_override["extra_pod_config"] == {"priorityClassName": "gpu-users"}
-    assert t4.kubespawner_override["mem_guarantee"] == "4G"
+    # the profile sets limits only: singleuser's guarantees apply, as KubeSpawner would apply them
+    assert sizes(t4) == (0.5, 4, 4, 16) and "mem_guarantee" not in t4.kubespawner_override
     assert result.carried["my_site_specific_trait"] == ["gpu-t4-2"]
     site = catalog.sites["onprem"]
     assert (site.kind, site.namespace) == ("kubernetes", "hub")
@@ -133,7 +141,10 @@ def test_dict_profile_list_is_sorted_by_key_and_slugged_like_kubespawner():
     assert [t.default for t in catalog.tiers.values()] == [p.get("default", False) for p in expected]
     # hub.config.KubeSpawner traits are the defaults of every profile
     small = catalog.tiers["small-1-cpu-2-gb"]
-    assert (small.cpu, small.memory) == (1, 2 * 1024**3)
+    # the chart's own memory guarantee (1G) stays under hub.config's limit; a cpu limit alone is
+    # also the pod's request (Kubernetes defaults it), and placement counts it so
+    assert sizes(small) == (None, 1, 1, 2)
+    assert (small.cpu_request, small.memory_request) == (1, 1024**3)
     gpu = catalog.tiers["gpu-1-x-v100-16-gb"]
     assert (gpu.gpu, gpu.gpu_model) == (1, "nvidia-tesla-v100")
     assert {catalog.environments[t.environments[0]].image for t in catalog.tiers.values()} == {
@@ -156,9 +167,9 @@ def test_missing_slugs_use_kubespawners_own_function():
     # an explicit slug that is not a catalog name is renamed, and the summary says so
     assert list(catalog.tiers)[3] == "custom-slug"
     assert any("'Custom_Slug' renamed 'custom-slug'" in n for n in result.notes)
-    # guarantees alone give the size
+    # guarantees alone: reserved, and no limit
     custom = catalog.tiers["custom-slug"]
-    assert (custom.cpu, custom.memory, custom.kubespawner_override) == (0.5, 512 * 1024**2, {})
+    assert (sizes(custom), custom.kubespawner_override) == ((0.5, None, 0.5, None), {})
     assert catalog.tiers["cafe-b-creme-b-heavy"].display_name == "Café <b>Crème</b> — heavy"
     # no image anywhere: one environment, the site's default image
     assert list(catalog.environments) == ["default"] and catalog.environments["default"].image is None
@@ -192,15 +203,14 @@ def test_key_picks_the_profile_list_and_bad_keys_are_named():
 
 
 def test_profile_errors_name_the_profile_and_the_fix():
-    with pytest.raises(ProfileError) as e:
-        imported("missing_size.yaml")
-    message = str(e.value)
-    assert "singleuser.profileList[1] ('Unsized GPU'): no cpu size" in message
-    assert "kubespawner_override.cpu_limit" in message and "--default-cpu" in message
-    # the fallback flags fill in what the profile lacks
+    # the fallback flags fill in a profile that sets (and inherits) neither guarantee nor limit;
+    # the chart's memory guarantee (1G) is inherited, so --default-memory does not apply
     _, catalog = imported("missing_size.yaml", default_cpu=2, default_memory="6G")
-    assert (catalog.tiers["unsized-gpu"].cpu, catalog.tiers["unsized-gpu"].gpu) == (2, 1)
-    assert catalog.tiers["tiny"].cpu == 1  # the profile's own value wins over the flag
+    assert (sizes(catalog.tiers["unsized-gpu"]), catalog.tiers["unsized-gpu"].gpu) == ((2, 2, 1, None), 1)
+    assert sizes(catalog.tiers["tiny"]) == (None, 1, 1, 1)  # the profile's own value wins over the flag
+    above = [{"display_name": "A", "kubespawner_override": {"cpu_guarantee": 4, "cpu_limit": 2}}]
+    with pytest.raises(ProfileError, match=r"profile #1 \('A'\): cpu_guarantee 4 is more than cpu_limit 2"):
+        import_profiles(above)
     twice = [
         {"display_name": "A", "slug": "a", "kubespawner_override": {"cpu_limit": 1, "mem_limit": "1G"}}
     ] * 2
@@ -487,7 +497,6 @@ def test_cli_error_in_a_subprocess_exits_2_without_a_traceback(tmp_path):
     [
         ("no_profiles.yaml", [], "no profile_list found; tried the keys singleuser.profileList, "),
         ("no_profiles.yaml", [], "Fix: pass --key PATH.TO.profileList"),
-        ("missing_size.yaml", [], "singleuser.profileList[1] ('Unsized GPU'): no cpu size"),
         ("malformed.yaml", [], "malformed.yaml: not valid YAML at line 5, column 19"),
         ("z2jh_values.yaml", ["--key", "singleuser.profilelist"], "no 'profilelist' under singleuser"),
         ("does-not-exist.yaml", [], "does-not-exist.yaml: cannot read it"),
@@ -512,7 +521,9 @@ def test_cli_in_process(tmp_path, capsys):
     code = main(
         ["catalog", "import-profiles", str(DATA / "missing_size.yaml"), "--out", str(tmp_path / "x.yaml")]
     )
-    assert code == 2 and "--default-cpu" in capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert code == 0 and "singleuser.profileList[1] ('Unsized GPU'): no cpu guarantee or limit" in printed
+    assert sizes(load_catalog(tmp_path / "x.yaml").tiers["unsized-gpu"]) == (None, None, 1, None)
     code = main(
         [
             "catalog",
@@ -520,6 +531,7 @@ def test_cli_in_process(tmp_path, capsys):
             str(DATA / "missing_size.yaml"),
             "--out",
             str(tmp_path / "x.yaml"),
+            "--force",
             "--default-cpu",
             "1",
             "--default-memory",
@@ -595,7 +607,11 @@ singleuser:
     code, _, err = cli(capsys, "import-profiles", str(values), "--out", str(tmp_path / "c.yaml"))
     assert code == 0, err
     tiers = load_catalog(tmp_path / "c.yaml").tiers
-    assert (tiers["small"].cpu, tiers["small-gpu"].cpu, tiers["small-gpu"].gpu) == (1, 1, 1)
+    assert (sizes(tiers["small"]), sizes(tiers["small-gpu"]), tiers["small-gpu"].gpu) == (
+        (None, 1, 1, 2),
+        (None, 1, 1, 2),
+        1,
+    )
 
 
 def test_import_notes_quote_long_names_truncated():
@@ -607,3 +623,95 @@ def test_import_notes_quote_long_names_truncated():
     with pytest.raises(ProfileError) as e:
         import_profiles([{"display_name": "x", "kubespawner_override": {"cpu_limit": name, "mem_limit": 1}}])
     assert len(str(e.value)) < 400 and "…" in str(e.value)
+
+
+# --- profiles without a size (z2jh's singleuser defaults, guarantees and limits) ----------------
+
+
+def test_gpu_only_and_image_only_profiles_take_the_values_files_defaults(monkeypatch):
+    result, catalog = imported("z2jh_gpu_and_image_only.yaml")
+    tiers = catalog.tiers
+    assert list(tiers) == ["minimal-environment", "datascience-environment", "gpu-server", "gpu-no-limits"]
+    # singleuser.cpu/memory: guarantee and limit each, for every profile that sets neither
+    for name in ("minimal-environment", "datascience-environment", "gpu-server"):
+        assert sizes(tiers[name]) == (1, 4, 2, 8), name
+        assert (tiers[name].cpu_request, tiers[name].memory_request) == (1, 2 * 1024**3)
+    assert tiers["gpu-server"].gpu == 1 and tiers["datascience-environment"].gpu == 0
+    image = catalog.environments[tiers["datascience-environment"].environments[0]].image
+    assert image == "quay.io/jupyter/datascience-notebook:2024-07-29"
+    # null unsets the default's limit; the guarantees stay
+    assert sizes(tiers["gpu-no-limits"]) == (1, None, 2, None)
+    assert not any("no cpu" in n for n in result.notes)
+
+    # export writes guarantee and limit back, and KubeSpawner itself applies them
+    import kubespawner.spawner as ks_spawner
+
+    monkeypatch.setattr(ks_spawner, "load_config", lambda **kw: None)
+    monkeypatch.setattr(ks_spawner, "shared_client", lambda kind: None)
+    profiles = export_profiles(catalog, "imported")
+    assert profiles[2]["kubespawner_override"]["cpu_guarantee"] == 1
+    assert profiles[2]["kubespawner_override"]["mem_limit"] == "8G"
+
+    def load(slug):
+        spawner = KubeSpawner(
+            _mock=True, profile_list=copy.deepcopy(profiles), cpu_limit=32.0, mem_limit="1T"
+        )
+        spawner.user_options = {"profile": slug}
+        asyncio.run(spawner.load_user_options())
+        return spawner
+
+    gpu = load("gpu-server")
+    assert (gpu.cpu_guarantee, gpu.cpu_limit, gpu.mem_guarantee, gpu.mem_limit) == (
+        1,
+        4,
+        2 * 1024**3,
+        8 * 1024**3,
+    )
+    assert gpu.extra_resource_limits == {"nvidia.com/gpu": 1}
+    unlimited = load("gpu-no-limits")  # null reaches KubeSpawner too: the hub's defaults do not apply
+    assert (unlimited.cpu_limit, unlimited.mem_limit, unlimited.cpu_guarantee) == (None, None, 1)
+    # and the round trip gives the same tiers
+    assert parse_catalog(import_profiles(copy.deepcopy(profiles)).catalog).tiers == catalog.tiers
+
+
+def test_without_singleuser_defaults_a_profile_reserves_what_the_chart_does():
+    data = read("z2jh_gpu_and_image_only.yaml")
+    del data["singleuser"]["cpu"], data["singleuser"]["memory"]
+    result = import_profiles(data)
+    tiers = parse_catalog(result.catalog).tiers
+    # z2jh's chart: memory guarantee 1G, no cpu guarantee, no limits
+    for tier in tiers.values():
+        assert sizes(tier) == (None, None, 1, None)
+        assert (tier.cpu_request, tier.memory_request) == (0, 1024**3)
+    assert tiers["gpu-server"].gpu == 1
+    assert sum("no cpu guarantee or limit" in n for n in result.notes) == 4
+    # a bare profile list (no chart): nothing at all is reserved
+    bare = import_profiles(copy.deepcopy(data["singleuser"]["profileList"]))
+    gpu = parse_catalog(bare.catalog).tiers["gpu-server"]
+    assert sizes(gpu) == (None, None, None, None) and (gpu.cpu_request, gpu.memory_request) == (0, 0)
+    assert any("no cpu or memory guarantee or limit" in n for n in bare.notes)
+    exported = export_profiles(parse_catalog(bare.catalog), "imported")[2]["kubespawner_override"]
+    assert exported["cpu_limit"] is None and exported["mem_guarantee"] is None  # written back as null
+
+
+def test_placement_fits_guarantees_not_limits():
+    from jupyter_hybrid.placement import tier_fit_problem
+    from jupyter_hybrid.sites import SiteState
+
+    _, catalog = imported("z2jh_gpu_and_image_only.yaml")
+    state = SiteState(
+        name="imported",
+        kind="kubernetes",
+        region="local",
+        cpu_total=8,
+        cpu_free=1.5,  # room for the 1-core guarantee, not for the 4-core limit
+        memory_total=64 * 1024**3,
+        memory_free=3 * 1024**3,
+        gpus_total={"NVIDIA-A100": 1},
+        gpus_free={"NVIDIA-A100": 1},
+    )
+    assert tier_fit_problem(catalog.tiers["gpu-server"], state) is None
+    assert tier_fit_problem(catalog.tiers["minimal-environment"], state) is None
+    tight = SiteState(**{**state.to_dict(), "cpu_free": 0.5})
+    problem = tier_fit_problem(catalog.tiers["minimal-environment"], tight)
+    assert problem.startswith("needs 1 core") and "0.5 free on imported" in problem

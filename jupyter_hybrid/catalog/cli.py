@@ -1,7 +1,7 @@
 """``jupyter hybrid catalog ...``: validate a catalog; import and export KubeSpawner profile_lists.
 
 Exit status: 0 done; 1 the catalog given is invalid (validate); 2 the input cannot be used
-(unreadable file, no profile_list, a profile without a size, an existing --out without --force).
+(unreadable file, no profile_list, a profile KubeSpawner could not use, an existing --out without --force).
 """
 
 from __future__ import annotations
@@ -156,11 +156,14 @@ def register(sub) -> None:
     imp.add_argument("--context", help="the site's kubeconfig context (default: the current one)")
     imp.add_argument("--region", help="the site's region, for data residency (default: local)")
     imp.add_argument(
-        "--default-cpu", type=float, help="cores for profiles that set no cpu_limit/guarantee (default: none)"
+        "--default-cpu",
+        type=float,
+        help="cores (guarantee = limit) for profiles that set and inherit no cpu_limit/guarantee "
+        "(default: such a tier reserves none)",
     )
     imp.add_argument(
         "--default-memory",
-        help="memory, e.g. 4G, for profiles that set no mem_limit/guarantee (default: none)",
+        help="memory, e.g. 4G, for profiles that set and inherit no mem_limit/guarantee (default: none)",
     )
     imp.set_defaults(func=_guarded(_import))
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..quote import quote
 from .bounded_yaml import YAMLInputError, load_yaml
-from .model import Catalog, CrossReferenceError
+from .model import Catalog, CrossReferenceError, LocatedError
 
 #: Errors listed in one message; a file with thousands of bad values gets the first ones and a count.
 MAX_ERRORS = 20
@@ -79,6 +79,8 @@ def parse_catalog(data: object, source: str = "catalog") -> Catalog:
             ctx = err.get("ctx", {}).get("error")
             if isinstance(ctx, CrossReferenceError):
                 lines.append(f"{_key(ctx.loc)}: {ctx.message}. Fix: {ctx.fix}")
+            elif isinstance(ctx, LocatedError):
+                lines.append(f"{_key(tuple(err['loc']) + ctx.loc)}: {ctx.message}. Fix: {ctx.fix}")
             else:
                 lines.append(f"{_key(err['loc'])}: {_explain(err)}")
         if len(errors) > MAX_ERRORS:

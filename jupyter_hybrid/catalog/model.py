@@ -169,13 +169,46 @@ class TierOption(_Strict):
         return self
 
 
+def _cores(value: object) -> float | None:
+    """``value`` as a number of cores if it is one (else None: the field's own check says why)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        cores = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return cores if cores > 0 else None
+
+
+def _size(value: object) -> int | None:
+    try:
+        size = parse_bytes(value)
+    except ValueError:
+        return None
+    return size if size > 0 else None
+
+
 class Tier(_Strict):
-    """A hardware size a user can pick: CPU cores, memory and GPUs."""
+    """A hardware size a user can pick: CPU cores, memory and GPUs.
+
+    As in KubeSpawner, cpu and memory each have a guarantee (what the scheduler, and placement,
+    fit on a node) and a limit (what is enforced; exported as CPU_LIMIT/MEM_LIMIT). ``cpu`` and
+    ``memory`` are shorthand for a guarantee equal to the limit. A limit alone reserves the limit
+    (Kubernetes defaults a pod's request to its limit); neither: nothing reserved, no limit. Code
+    reads ``cpu_request``/``memory_request`` (what is reserved) and ``cpu_limit``/``memory_limit``."""
 
     display_name: str = ""
     description: str = ""
-    cpu: float = Field(gt=0, description="cores (limit)")
-    memory: Bytes
+    cpu: float | None = Field(None, gt=0, description="cores: guarantee and limit at once")
+    cpu_guarantee: float | None = Field(
+        None, gt=0, description="cores reserved (what placement fits); default: the limit"
+    )
+    cpu_limit: float | None = Field(None, gt=0, description="most cores it may use; default: no limit")
+    memory: Bytes | None = Field(None, description="memory: guarantee and limit at once")
+    memory_guarantee: Bytes | None = Field(
+        None, description="memory reserved (what placement fits); default: the limit"
+    )
+    memory_limit: Bytes | None = Field(None, description="most memory it may use; default: no limit")
     gpu: int = Field(0, ge=0, description="whole GPUs, or MIG slices when mig is set")
     gpu_model: str | None = Field(None, description="substring of the NVML device name, e.g. A100")
     mig: str | None = Field(
@@ -189,6 +222,50 @@ class Tier(_Strict):
     kubespawner_override: dict[str, Any] = Field(
         default_factory=dict, description="Kubernetes sites: further KubeSpawner traits, carried as given"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        """``cpu: 2`` is ``cpu_guarantee: 2`` and ``cpu_limit: 2`` (likewise memory)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for short, read in (("cpu", _cores), ("memory", _size)):
+            value = read(data.get(short))
+            if value is None:  # unset, or invalid: the field's own validation names it
+                continue
+            for key in (f"{short}_guarantee", f"{short}_limit"):
+                if data.get(key) is None:
+                    data[key] = data[short]
+                elif read(data[key]) != value:
+                    raise LocatedError(
+                        (key,),
+                        f"disagrees with {short} ({short} is the guarantee and the limit at once)",
+                        f"give either {short}, or {short}_guarantee and/or {short}_limit",
+                    )
+        return data
+
+    @model_validator(mode="after")
+    def _guarantee_within_limit(self) -> Tier:
+        for what, show in (("cpu", lambda n: f"{n:g} cores"), ("memory", format_bytes)):
+            guarantee, limit = getattr(self, f"{what}_guarantee"), getattr(self, f"{what}_limit")
+            if guarantee is not None and limit is not None and guarantee > limit:
+                raise LocatedError(
+                    (f"{what}_guarantee",),
+                    f"{show(guarantee)} is more than {what}_limit ({show(limit)})",
+                    "lower the guarantee or raise the limit (Kubernetes refuses a request above its limit)",
+                )
+        return self
+
+    @property
+    def cpu_request(self) -> float:
+        """Cores reserved for a server: what placement and quotas count (the pod's request)."""
+        return self.cpu_guarantee or self.cpu_limit or 0.0
+
+    @property
+    def memory_request(self) -> int:
+        """Bytes reserved for a server: what placement counts (the pod's request)."""
+        return self.memory_guarantee or self.memory_limit or 0
 
 
 class Environment(_Strict):
@@ -346,6 +423,14 @@ class Catalog(_Strict):
 
     def tier_environments(self, tier: str) -> list[str]:
         return self.tiers[tier].environments or list(self.environments)
+
+
+class LocatedError(ValueError):
+    """A value wrong in a way a field type cannot say; ``loc`` is relative to the model raising it."""
+
+    def __init__(self, loc: tuple, message: str, fix: str):
+        super().__init__(message)
+        self.loc, self.message, self.fix = loc, message, fix
 
 
 class CrossReferenceError(ValueError):

@@ -132,7 +132,9 @@ class LocalSite(BaseSite):
                 why = reason or f"{len(free)} free"
                 raise CapacityError(f"needs {tier.gpu}{model} GPU(s); {self.name}: {why}")
             gpus = free[: tier.gpu]
-        allocation = Allocation(cpu=tier.cpu, memory=tier.memory, gpus=gpus, gpu_count=len(gpus))
+        allocation = Allocation(
+            cpu=tier.cpu_request, memory=tier.memory_request, gpus=gpus, gpu_count=len(gpus)
+        )
         self.allocations[key] = allocation
         return allocation
 
@@ -142,8 +144,9 @@ class LocalSite(BaseSite):
             return child
         datasets_env = local_dataset_env(self.name, datasets or {})
         child.cmd = [str(environment_prefix(env) / "bin" / "jupyterhub-singleuser")]
-        child.cpu_limit = tier.cpu
-        child.mem_limit = tier.memory
+        # JupyterHub exports these as CPU_LIMIT/MEM_LIMIT (and *_GUARANTEE); None: not set
+        child.cpu_limit, child.cpu_guarantee = tier.cpu_limit, tier.cpu_guarantee
+        child.mem_limit, child.mem_guarantee = tier.memory_limit, tier.memory_guarantee
         child.environment = {
             **child.environment,
             **{f"JUPYTER_HYBRID_{k.upper()}": v for k, v in names.items()},

@@ -59,7 +59,19 @@ def tier_size(tier: Tier) -> str:
     if tier.gpu:
         kind = f"{tier.gpu_model} " if tier.gpu_model else ""
         gpu = count(tier.gpu, f"{kind}MIG {tier.mig} slice" if tier.mig else f"{kind}GPU")
-    return f"{count(tier.cpu, 'core')} · {format_bytes(tier.memory)} · {gpu}"
+    cpu = _amount(tier.cpu_guarantee, tier.cpu_limit, lambda n: count(n, "core"), "{:g}".format, "cores")
+    memory = _amount(tier.memory_guarantee, tier.memory_limit, format_bytes, format_bytes, "memory")
+    return f"{cpu} · {memory} · {gpu}"
+
+
+def _amount(guarantee, limit, show, low, what: str) -> str:
+    """'2 cores'; guarantee-limit '0.5–2 cores'; no limit 'at least 2 cores'; neither 'cores as available'."""
+    guarantee = limit if guarantee is None else guarantee  # a limit alone is also the request
+    if guarantee is None:
+        return f"{what} as available"
+    if limit is None:
+        return f"at least {show(guarantee)}"
+    return show(limit) if guarantee == limit else f"{low(guarantee)}–{show(limit)}"
 
 
 def availability(state: SiteState, admin: bool = True) -> str:

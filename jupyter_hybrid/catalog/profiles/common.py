@@ -25,6 +25,9 @@ GPU_MODEL_LABELS = (
 GPU_RESOURCE = "nvidia.com/gpu"
 MIG_PREFIX = "nvidia.com/mig-"
 SIZE_KEYS = ("cpu_limit", "cpu_guarantee", "mem_limit", "mem_guarantee")
+#: What the zero-to-jupyterhub chart's own values.yaml sets of those (singleuser.memory.guarantee:
+#: 1G; cpu and the memory limit unset), for a values file that leaves them out.
+Z2JH_DEFAULTS = {"mem_guarantee": "1G"}
 IMAGE_KEYS = ("image", "image_spec")  # image_spec: KubeSpawner's older name for image
 PROFILE_KEYS = {"display_name", "slug", "description", "default", "kubespawner_override", "profile_options"}
 OPTION_KEYS = {"display_name", "choices", "unlisted_choice"}

@@ -32,6 +32,17 @@ def _merge(base: dict, extra: dict) -> dict:
     return out
 
 
+def _sizes(tier) -> dict[str, Any]:
+    """The tier's guarantees and limits as KubeSpawner traits, all four: ``None`` (null) where the
+    tier sets none, so that a hub-wide default does not reserve what placement did not count."""
+    out: dict[str, Any] = {}
+    for key, value in (("cpu_limit", tier.cpu_limit), ("cpu_guarantee", tier.cpu_guarantee)):
+        out[key] = value if value is None or not float(value).is_integer() else int(value)
+    for key, value in (("mem_limit", tier.memory_limit), ("mem_guarantee", tier.memory_guarantee)):
+        out[key] = None if value is None else format_size(value)
+    return out
+
+
 def _gpu_model(catalog: Catalog, site: str, model: str | None):
     models = catalog.sites[site].gpu_models
     if not model:
@@ -55,14 +66,7 @@ def export_profiles(catalog: Catalog, site: str) -> list[dict]:
     for name, tier in catalog.tiers.items():
         if site not in catalog.tier_sites(name):
             continue
-        size = format_size(tier.memory)
-        cpu = int(tier.cpu) if float(tier.cpu).is_integer() else tier.cpu
-        override: dict[str, Any] = {
-            "cpu_limit": cpu,
-            "cpu_guarantee": cpu,
-            "mem_limit": size,
-            "mem_guarantee": size,
-        }
+        override = _sizes(tier)
         model = _gpu_model(catalog, site, tier.gpu_model)
         if tier.gpu:
             resource = f"{MIG_PREFIX}{tier.mig}" if tier.mig else (model.resource if model else GPU_RESOURCE)

@@ -85,12 +85,20 @@ def _bytes(value: Any, what: str) -> int:
         ) from None
 
 
+def _written(raw: Any, number: float | int) -> Any:
+    """How a size goes into the catalog: cores as numbers (2, not 2.0), memory as written (4G)."""
+    if isinstance(number, float):
+        return int(number) if number.is_integer() else number
+    return raw
+
+
 class _Importer:
     """Converts profiles one by one into tiers, collecting environments, GPU models and notes."""
 
     def __init__(self, found: Found, fallback: dict[str, Any], source: str):
         self.found, self.source = found, source
-        self.defaults = {**fallback, **found.defaults}
+        self.defaults = found.defaults
+        self.fallback = fallback  # cpu / memory for a profile that sets (and inherits) neither
         self.tiers: dict[str, dict] = {}
         self.envs: dict[str, dict] = {}
         self.gpu_models: dict[str, dict] = {}
@@ -169,26 +177,38 @@ class _Importer:
         self.tiers[name] = tier
 
     def sizes(self, label: str, override: dict) -> dict:
-        """cpu/memory from limits, else guarantees, else defaults; a differing guarantee is carried."""
-        value = {k: override.pop(k, None) for k in SIZE_KEYS}
-        value = {k: v if v is not None else self.defaults.get(k) for k, v in value.items()}
+        """Guarantees and limits as KubeSpawner would set them: the profile's own (``null``: unset),
+        else the values file's defaults. With neither, the --default-* value (guarantee = limit), else
+        none: the tier reserves nothing and has no limit, as the pod would."""
+        value = {k: override.pop(k) if k in override else self.defaults.get(k) for k in SIZE_KEYS}
         tier: dict[str, Any] = {}
-        for what, kind, parse, flag in (("cpu", "cpu", _cpu, "--default-cpu CORES"),
-                                        ("memory", "mem", _bytes, "--default-memory SIZE")):  # fmt: skip
-            limit, guarantee = value[f"{kind}_limit"], value[f"{kind}_guarantee"]
-            size = limit if limit is not None else guarantee
-            if size is None:
+        unset = []
+        for what, kind, parse in (("cpu", "cpu", _cpu), ("memory", "mem", _bytes)):
+            guarantee, limit = value[f"{kind}_guarantee"], value[f"{kind}_limit"]
+            if guarantee is None and limit is None:
+                guarantee = limit = self.fallback.get(what)
+            if guarantee is None and limit is None:
+                unset.append(what)
+                continue
+            g = parse(guarantee, f"{label}: {kind}_guarantee") if guarantee is not None else None
+            n = parse(limit, f"{label}: {kind}_limit") if limit is not None else None
+            if g is not None and n is not None and g > n:
                 raise ProfileError(
-                    f"{label}: no {what} size. Fix: set kubespawner_override.{kind}_limit "
-                    f"(or {kind}_guarantee) in the profile, singleuser.{what}.limit in a z2jh values file, "
-                    f"or pass {flag}"
+                    f"{label}: {kind}_guarantee {quote(guarantee)} is more than {kind}_limit {quote(limit)}"
+                    " (Kubernetes refuses such a pod). Fix: lower the guarantee or raise the limit"
                 )
-            number = parse(size, f"{label}: {kind}_limit")
-            tier[what] = number if what == "cpu" else size
-            if guarantee is not None and parse(guarantee, f"{label}: {kind}_guarantee") != number:
-                override[f"{kind}_guarantee"] = guarantee
-        if isinstance(tier["cpu"], float) and tier["cpu"].is_integer():
-            tier["cpu"] = int(tier["cpu"])
+            if g is not None and g == n:
+                tier[what] = _written(limit, n)
+                continue
+            if g is not None:
+                tier[f"{what}_guarantee"] = _written(guarantee, g)
+            if n is not None:
+                tier[f"{what}_limit"] = _written(limit, n)
+        if unset:
+            self.notes.append(
+                f"{label}: no {' or '.join(unset)} guarantee or limit (nor a default in the file): "
+                "the tier reserves none and has no limit, as under KubeSpawner"
+            )
         return tier
 
     def gpus(self, label: str, override: dict) -> dict:
@@ -339,11 +359,7 @@ def import_profiles(
 ) -> Imported:
     """A catalog (plain data) with one kubernetes site and a tier per profile of ``data``'s profile_list."""
     found = find_profile_list(data, key, source)
-    fallback: dict[str, Any] = {}
-    if default_cpu is not None:
-        fallback["cpu_limit"] = default_cpu
-    if default_memory is not None:
-        fallback["mem_limit"] = default_memory
+    fallback = {k: v for k, v in (("cpu", default_cpu), ("memory", default_memory)) if v is not None}
     imp = _Importer(found, fallback, source)
     for where, profile in found.profiles:
         imp.profile(where, profile)

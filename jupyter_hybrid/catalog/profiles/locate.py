@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...quote import quote
-from .common import IMAGE_KEYS, SEARCH_KEYS, SIZE_KEYS, Found, ProfileError, short
+from .common import IMAGE_KEYS, SEARCH_KEYS, SIZE_KEYS, Z2JH_DEFAULTS, Found, ProfileError, short
 
 
 def _lookup(data: Any, path: str) -> Any:
@@ -37,16 +37,16 @@ def _looks_like_profiles(value: Any) -> bool:
 
 def _defaults(data: Any, key: str) -> dict[str, Any]:
     """What every profile inherits: z2jh ``singleuser.cpu/memory/image``, then ``hub.config.KubeSpawner``."""
-    prefix = ""
+    prefix, chart = "", False
     for suffix in (
         "singleuser.profileList",
         "hub.config.KubeSpawner.profile_list",
         "KubeSpawner.profile_list",
     ):
         if key == suffix or key.endswith("." + suffix):
-            prefix = key[: -len(suffix)]
+            prefix, chart = key[: -len(suffix)], suffix != "KubeSpawner.profile_list"
             break
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(Z2JH_DEFAULTS) if chart else {}  # what a z2jh values file leaves out
 
     def node(path: str) -> dict:
         try:
@@ -57,10 +57,10 @@ def _defaults(data: Any, key: str) -> dict[str, Any]:
 
     single = node("singleuser")
     for what, kind in (("cpu", "cpu"), ("memory", "mem")):
+        block = single.get(what)
         for level in ("limit", "guarantee"):
-            value = (single.get(what) or {}).get(level) if isinstance(single.get(what), dict) else None
-            if value is not None:
-                out[f"{kind}_{level}"] = value
+            if isinstance(block, dict) and level in block:  # null too: the chart's default unset
+                out[f"{kind}_{level}"] = block[level]
     image = single.get("image") if isinstance(single.get("image"), dict) else {}
     if image.get("name"):
         out["image"] = f"{image['name']}:{image['tag']}" if image.get("tag") else str(image["name"])

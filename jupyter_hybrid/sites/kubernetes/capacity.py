@@ -214,7 +214,7 @@ def site_state(name: str, spec, nodes: list[NodeFree]) -> SiteState:
 def fit_node(nodes: list[NodeFree], tier) -> tuple[NodeFree, str | None] | None:
     """The first node that holds the tier now (and the GPU key it would use), or None."""
     for n in nodes:
-        if n.cpu < tier.cpu or n.memory < tier.memory:
+        if n.cpu < tier.cpu_request or n.memory < tier.memory_request:
             continue
         if not tier.gpu:
             return n, None

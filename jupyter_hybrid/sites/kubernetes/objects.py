@@ -2,8 +2,9 @@
 
 ``server_layers`` returns the trait dicts to apply to a child KubeSpawner, in this order:
 
-1. what jupyter-hybrid derives from the catalog: image, cpu/memory limits and guarantees (the
-   guarantee equals the limit, so capacity counting and the scheduler agree), GPUs or MIG slices
+1. what jupyter-hybrid derives from the catalog: image, the tier's cpu/memory guarantees and
+   limits (None where the tier sets none; placement counts the guarantees, as the scheduler
+   fits the pod's requests), GPUs or MIG slices
    as ``extra_resource_limits``/``_guarantees``, node selector and tolerations of the tier's GPU
    model, dataset volumes at ``/data/NAME``, the ``JUPYTER_HYBRID_*`` environment, and
    ``profile_list = []`` (the catalog replaces profiles; a hub-wide ``c.KubeSpawner.profile_list``
@@ -130,10 +131,11 @@ def server_layers(
         raise ValueError(f"environment has no image: set 'image' to run it on site {site_name!r}")
     ours: dict[str, Any] = {
         "image": env.image,
-        "cpu_limit": float(tier.cpu),
-        "cpu_guarantee": float(tier.cpu),
-        "mem_limit": int(tier.memory),
-        "mem_guarantee": int(tier.memory),
+        # set even when None: what the catalog says is what placement counted, not a hub-wide default
+        "cpu_limit": tier.cpu_limit,
+        "cpu_guarantee": tier.cpu_guarantee,
+        "mem_limit": tier.memory_limit,
+        "mem_guarantee": tier.memory_guarantee,
         "profile_list": [],
     }
     data = dataset_traits(datasets or {})

@@ -208,15 +208,17 @@ class KubernetesSite(BaseSite):
                 else ""
             )
             raise CapacityError(
-                f"needs {tier.cpu:g} cores, {tier.memory / 2**30:.3g} GiB{gpus} on one node; "
+                f"needs {tier.cpu_request:g} cores, {tier.memory_request / 2**30:.3g} GiB{gpus} on one node; "
                 f"no node of {self.name} has that free (and the site cannot add nodes)"
             )
         node, gpu_key = fit if fit else (None, None)
         if fit is None and tier.gpu:  # an added node will bring it
             known = {k for n in nodes for k in n.gpus_total}
             gpu_key = (tier_keys(sorted(known), tier.gpu_model, tier.mig) or [None])[0]
-        self._charges[key] = _Charge(node.name if node else None, tier.cpu, tier.memory, gpu_key, tier.gpu)
-        allocation = Allocation(cpu=tier.cpu, memory=tier.memory, gpu_count=tier.gpu)
+        self._charges[key] = _Charge(
+            node.name if node else None, tier.cpu_request, tier.memory_request, gpu_key, tier.gpu
+        )
+        allocation = Allocation(cpu=tier.cpu_request, memory=tier.memory_request, gpu_count=tier.gpu)
         self.allocations[key] = allocation
         return allocation
 
