@@ -103,7 +103,8 @@ export class GpuPanel extends Widget {
     super();
     this.id = 'jupyter-hybrid-gpu';
     this.addClass('jp-GpuPanel');
-    this.title.caption = 'GPUs: live metrics and memory by notebook';
+    this.title.label = 'GPUs';
+    this.title.caption = 'GPU panel: live metrics and memory by notebook';
     const h2 = document.createElement('h2');
     h2.textContent = 'GPUs';
     this.notices = document.createElement('div');
@@ -118,12 +119,15 @@ export class GpuPanel extends Widget {
     this.table.className = 'jp-GpuPanel-processes';
     this.processes = document.createElement('div');
     this.processes.append(h3, this.table);
+    this.footer = document.createElement('p');
+    this.footer.className = 'jp-GpuPanel-footer';
     this.node.append(
       h2,
       this.notices,
       this.message,
       this.cards,
-      this.processes
+      this.processes,
+      this.footer
     );
     this.message.textContent = 'Loading…';
     this.model.onChange(() => this.render());
@@ -155,6 +159,8 @@ export class GpuPanel extends Widget {
       return;
     }
     const state = this.model.state;
+    const { pollSeconds } = this.model.intervals;
+    this.footer.textContent = `Live while this panel is shown; read every ${pollSeconds} s while it is hidden (Settings › Jupyter Hybrid: GPU).`;
     this.renderNotices();
     if (state === null) {
       this.message.textContent = this.model.error ?? 'Loading…';
@@ -282,6 +288,7 @@ export class GpuPanel extends Widget {
   }
 
   private notices: HTMLDivElement;
+  private footer: HTMLParagraphElement;
   private message: HTMLParagraphElement;
   private cards: HTMLDivElement;
   private processes: HTMLDivElement;

@@ -62,6 +62,12 @@ export interface IGpuState {
   history?: Record<string, Record<string, [number, number][]>>;
 }
 
+/** Intervals from the settings (schema/gpu.json), in seconds. */
+export interface IGpuIntervals {
+  pollSeconds: number;
+  reconnectSeconds: number;
+}
+
 /**
  * The GPU state of this server, shared by the panel and the status-bar item.
  *
@@ -69,7 +75,31 @@ export interface IGpuState {
  * REST endpoint slowly for the status bar only, so a hidden panel costs next to nothing.
  */
 export class GpuModel {
-  constructor(private settings: ServerConnection.ISettings) {}
+  constructor(
+    private settings: ServerConnection.ISettings,
+    intervals: IGpuIntervals
+  ) {
+    this.intervals = intervals;
+  }
+
+  /** The intervals in use; changing them restarts the polling. */
+  get intervals(): IGpuIntervals {
+    return this._intervals;
+  }
+
+  set intervals(value: IGpuIntervals) {
+    this._intervals = { ...value };
+    if (this.poller !== undefined) {
+      this.stopPolling();
+      this.startPolling();
+    }
+    this.emit();
+  }
+
+  /** Read the state now (the "Refresh" command). */
+  refresh(): Promise<void> {
+    return this.fetch();
+  }
 
   state: IGpuState | null = null;
   series: Record<string, Series> = {};
@@ -147,9 +177,10 @@ export class GpuModel {
       }
       this.socket = null;
       if (this.live) {
-        this.error = 'GPU stream closed; reconnecting…';
+        const wait = this._intervals.reconnectSeconds;
+        this.error = `GPU stream closed; reconnecting in ${wait} s…`;
         this.emit();
-        this.reconnect = window.setTimeout(() => this.connect(), 3000);
+        this.reconnect = window.setTimeout(() => this.connect(), wait * 1000);
       }
     };
   }
@@ -164,7 +195,10 @@ export class GpuModel {
   private startPolling(): void {
     if (this.poller === undefined) {
       void this.fetch();
-      this.poller = window.setInterval(() => void this.fetch(), 10000);
+      this.poller = window.setInterval(
+        () => void this.fetch(),
+        this._intervals.pollSeconds * 1000
+      );
     }
   }
 
@@ -241,6 +275,7 @@ export class GpuModel {
     }
   }
 
+  private _intervals!: IGpuIntervals;
   private listeners = new Set<() => void>();
   private socket: WebSocket | null = null;
   private live = false;

@@ -2,65 +2,88 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
-import { LabIcon } from '@jupyterlab/ui-components';
 
 import { GpuPanel } from './gpu';
-import { GpuModel } from './gpumodel';
+import { GpuModel, IGpuIntervals } from './gpumodel';
 import { GpuStatus } from './gpustatus';
-
+import { gpuIcon, hybridIcon, snapshotIcon } from './icons';
 import { HybridPanel } from './panel';
 import { SnapshotsPanel } from './snapshots';
 
-const ICON_SVG =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
-  '<path class="jp-icon3" fill="#616161" d="M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM16.5 13l3.5 3.5-3.5 3.5-3.5-3.5z"/>' +
-  '</svg>';
+export { gpuIcon, hybridIcon, snapshotIcon };
 
-export const hybridIcon = new LabIcon({
-  name: 'jupyter-hybrid:icon',
-  svgstr: ICON_SVG
-});
+/** The palette category of every command: a search for "hybrid" finds them all. */
+const CATEGORY = 'Jupyter Hybrid';
 
-const SNAPSHOT_SVG =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
-  '<path class="jp-icon3" fill="#616161" d="M9 3 7.2 5H4a2 2 0 0 0-2 2v12a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2h-3.2L15 3zm3 5a5 5 0 1 1 0 10 5 5 0 0 1 0-10z"/>' +
-  '</svg>';
+export namespace CommandIDs {
+  export const openPanel = 'jupyter-hybrid:open-panel';
+  export const refreshPanel = 'jupyter-hybrid:refresh-panel';
+  export const openSnapshots = 'jupyter-hybrid:open-snapshots';
+  export const captureSnapshot = 'jupyter-hybrid:capture-snapshot';
+  export const refreshSnapshots = 'jupyter-hybrid:refresh-snapshots';
+  export const diffSnapshots = 'jupyter-hybrid:diff-snapshots';
+  export const openGpu = 'jupyter-hybrid:open-gpu';
+  export const refreshGpu = 'jupyter-hybrid:refresh-gpu';
+}
 
-export const snapshotIcon = new LabIcon({
-  name: 'jupyter-hybrid:snapshot',
-  svgstr: SNAPSHOT_SVG
-});
+/** Add commands, and to the palette when there is one (JupyterLab and Notebook 7 both have it). */
+function addCommands(
+  app: JupyterFrontEnd,
+  palette: ICommandPalette | null,
+  commands: Record<string, Parameters<typeof app.commands.addCommand>[1]>
+): void {
+  for (const [id, options] of Object.entries(commands)) {
+    app.commands.addCommand(id, options);
+    palette?.addItem({ command: id, category: CATEGORY });
+  }
+}
 
-const GPU_SVG =
-  '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24">' +
-  '<path class="jp-icon3" fill="#616161" d="M2 7h20v10H2zm3 2v6h6V9zm9 0v2h6V9zm0 4v2h6v-2zM5 18h2v2H5zm4 0h2v2H9zm4 0h2v2h-2z"/>' +
-  '</svg>';
-
-export const gpuIcon = new LabIcon({
-  name: 'jupyter-hybrid:gpu',
-  svgstr: GPU_SVG
-});
+/** The path of the notebook in the main area, if one is current (for "capture this notebook"). */
+function currentNotebookPath(app: JupyterFrontEnd): string | null {
+  const path = (app.shell.currentWidget as any)?.context?.path;
+  return typeof path === 'string' && path.endsWith('.ipynb') ? path : null;
+}
 
 const gpuPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-hybrid:gpu',
   description:
     'GPU panel (live charts, memory by notebook, culler notices) and status-bar item.',
   autoStart: true,
-  optional: [IStatusBar],
-  activate: (app: JupyterFrontEnd, statusBar: IStatusBar | null) => {
+  requires: [ISettingRegistry],
+  optional: [IStatusBar, ICommandPalette],
+  activate: async (
+    app: JupyterFrontEnd,
+    registry: ISettingRegistry,
+    statusBar: IStatusBar | null,
+    palette: ICommandPalette | null
+  ) => {
     // app.shell, not ILabShell: Jupyter Notebook 7 has its own shell with left and right areas
     const shell = app.shell;
-    const settings = app.serviceManager.serverSettings;
-    const model = new GpuModel(settings);
-    const panel = new GpuPanel(model, settings, () => {
+    const settings = await registry.load(gpuPlugin.id);
+    const intervals = () => settings.composite as unknown as IGpuIntervals;
+    const server = app.serviceManager.serverSettings;
+    const model = new GpuModel(server, intervals());
+    settings.changed.connect(() => (model.intervals = intervals()));
+    const panel = new GpuPanel(model, server, () => {
       void app.serviceManager.kernels.refreshRunning();
     });
     panel.title.icon = gpuIcon;
     shell.add(panel, 'left', { rank: 902 });
-    app.commands.addCommand('jupyter-hybrid:open-gpu', {
-      label: 'Show GPU panel',
-      execute: () => shell.activateById(panel.id)
+    addCommands(app, palette, {
+      [CommandIDs.openGpu]: {
+        label: 'Show GPU Panel',
+        caption: 'Live GPU metrics, GPU memory by notebook, culler notices',
+        icon: gpuIcon,
+        execute: () => shell.activateById(panel.id)
+      },
+      [CommandIDs.refreshGpu]: {
+        label: 'Refresh GPU State',
+        caption: "Read this server's GPUs and their processes now",
+        execute: () => model.refresh()
+      }
     });
     if (!panel.isVisible) {
       model.setLive(false); // the status bar polls slowly until the panel is shown
@@ -81,27 +104,84 @@ const gpuPlugin: JupyterFrontEndPlugin<void> = {
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-hybrid:panel',
   description:
-    'Shows the hardware tier, site and environment this server runs with.',
+    'Shows the hardware tier, site and environment this server runs with, and its environment snapshots.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
+  requires: [ISettingRegistry],
+  optional: [ICommandPalette],
+  activate: async (
+    app: JupyterFrontEnd,
+    registry: ISettingRegistry,
+    palette: ICommandPalette | null
+  ) => {
     const shell = app.shell;
+    const settings = await registry.load(plugin.id);
+    const taskPollSeconds = () => settings.composite.taskPollSeconds as number;
     const panel = new HybridPanel(app.serviceManager.serverSettings);
     panel.title.icon = hybridIcon;
     shell.add(panel, 'left', { rank: 900 });
-    app.commands.addCommand('jupyter-hybrid:open-panel', {
-      label: 'Show Hybrid panel',
-      execute: () => shell.activateById(panel.id)
-    });
 
     const snapshots = new SnapshotsPanel(
       app.serviceManager.serverSettings,
-      app.serviceManager.kernelspecs
+      app.serviceManager.kernelspecs,
+      taskPollSeconds()
+    );
+    settings.changed.connect(
+      () => (snapshots.taskPollSeconds = taskPollSeconds())
     );
     snapshots.title.icon = snapshotIcon;
     shell.add(snapshots, 'left', { rank: 901 });
-    app.commands.addCommand('jupyter-hybrid:open-snapshots', {
-      label: 'Show environment snapshots',
-      execute: () => shell.activateById(snapshots.id)
+
+    addCommands(app, palette, {
+      [CommandIDs.openPanel]: {
+        label: 'Show Hybrid Panel',
+        caption:
+          'The hardware tier, site and environment this server runs with',
+        icon: hybridIcon,
+        execute: () => shell.activateById(panel.id)
+      },
+      [CommandIDs.refreshPanel]: {
+        label: 'Refresh Hybrid Panel',
+        caption: "Read this server's tier, site and limits again",
+        execute: () => {
+          shell.activateById(panel.id);
+          return panel.refresh();
+        }
+      },
+      [CommandIDs.openSnapshots]: {
+        label: 'Show Environment Snapshots',
+        caption: 'Capture, diff, export and restore environment snapshots',
+        icon: snapshotIcon,
+        execute: () => shell.activateById(snapshots.id)
+      },
+      [CommandIDs.captureSnapshot]: {
+        label: args =>
+          args.kernel
+            ? `Capture Environment Snapshot of Kernel ${args.kernel}`
+            : currentNotebookPath(app)
+              ? 'Capture Environment Snapshot of This Notebook'
+              : 'Capture Environment Snapshot',
+        caption:
+          "Snapshot the packages of a kernel's environment (the current notebook's kernel, or the kernel chosen in the Snapshots panel)",
+        execute: args => {
+          shell.activateById(snapshots.id);
+          const kernel = args.kernel as string | undefined;
+          const notebook = kernel ? undefined : currentNotebookPath(app);
+          return snapshots.capture({ kernel, notebook: notebook ?? undefined });
+        }
+      },
+      [CommandIDs.refreshSnapshots]: {
+        label: 'Refresh Snapshot List',
+        execute: () => {
+          shell.activateById(snapshots.id);
+          return snapshots.refresh();
+        }
+      },
+      [CommandIDs.diffSnapshots]: {
+        label: 'Diff the Two Selected Snapshots',
+        caption: 'Tick two snapshots in the Snapshots panel first',
+        isEnabled: () => snapshots.canDiff,
+        execute: () => snapshots.diffSelected()
+      }
     });
   }
 };

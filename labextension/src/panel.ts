@@ -46,7 +46,8 @@ export class HybridPanel extends Widget {
     super();
     this.id = 'jupyter-hybrid-panel';
     this.addClass('jp-HybridPanel');
-    this.title.caption = 'Hybrid: tier, site and environment';
+    this.title.label = 'Hybrid';
+    this.title.caption = 'Hybrid panel: tier, site and environment';
     const header = document.createElement('div');
     header.className = 'jp-HybridPanel-header';
     const h2 = document.createElement('h2');

@@ -44,12 +44,16 @@ function el<K extends keyof HTMLElementTagNameMap>(
 export class SnapshotsPanel extends Widget {
   constructor(
     private settings: ServerConnection.ISettings,
-    private kernelspecs: KernelSpec.IManager
+    private kernelspecs: KernelSpec.IManager,
+    /** From the settings (schema/panel.json). */
+    public taskPollSeconds: number
   ) {
     super();
     this.id = 'jupyter-hybrid-snapshots';
     this.addClass('jp-HybridSnapshots');
-    this.title.caption = 'Environment snapshots';
+    this.title.label = 'Snapshots';
+    this.title.caption =
+      'Environment snapshots: capture, diff, export, restore';
     // the kernelspecs may arrive after the panel is first shown
     kernelspecs.specsChanged.connect(() => this.fillKernels());
 
@@ -193,19 +197,31 @@ export class SnapshotsPanel extends Widget {
   }
 
   private updateDiffButton(): void {
-    this.diffButton.disabled = this.selected().length !== 2;
+    this.diffButton.disabled = !this.canDiff;
   }
 
-  private async capture(): Promise<void> {
-    const kernel = this.kernelSelect.value;
-    if (!kernel) {
+  /**
+   * Capture an environment: a kernelspec's, a notebook's kernel's (``notebook`` is its path), or
+   * by default the kernel chosen in the panel.
+   */
+  async capture(
+    target: { kernel?: string; notebook?: string } = {}
+  ): Promise<void> {
+    const kernel = target.notebook
+      ? null
+      : target.kernel || this.kernelSelect.value;
+    if (!kernel && !target.notebook) {
       this.say('Choose a kernel to capture.', true);
       return;
     }
-    this.say(`Capturing the environment of kernel ${kernel}…`);
+    this.say(
+      target.notebook
+        ? `Capturing the environment of ${target.notebook}'s kernel…`
+        : `Capturing the environment of kernel ${kernel}…`
+    );
     try {
       const body = JSON.stringify({
-        kernel,
+        ...(target.notebook ? { notebook: target.notebook } : { kernel }),
         name: this.nameInput.value || null
       });
       const snap = await requestAPI<{ id: string; packages: unknown[] }>(
@@ -222,7 +238,13 @@ export class SnapshotsPanel extends Widget {
     }
   }
 
-  private async diffSelected(): Promise<void> {
+  /** Two snapshots are ticked: "Diff selected" can run. */
+  get canDiff(): boolean {
+    return this.selected().length === 2;
+  }
+
+  /** Diff the two ticked snapshots, older to newer. */
+  async diffSelected(): Promise<void> {
     // the list is newest first: diff from the older snapshot to the newer one
     const [newer, older] = this.selected();
     try {
@@ -320,7 +342,9 @@ export class SnapshotsPanel extends Widget {
         return;
       }
       this.say('Restoring… (installing the pinned packages)');
-      await new Promise(resolve => setTimeout(resolve, 1000));
+      await new Promise(resolve =>
+        setTimeout(resolve, this.taskPollSeconds * 1000)
+      );
     }
   }
 

@@ -2,7 +2,8 @@
 
 Notebook 7 has its own shell (no ILabShell): widgets added to its "left" area are reached from
 View > Left Sidebar > "Show <caption>". Opens a notebook page and reaches the Hybrid, GPU and
-Snapshots panels that way. Screenshots: ui-artifacts/notebook7-<panel>.png.
+Snapshots panels that way; its command palette finds the commands.
+Screenshots: ui-artifacts/notebook7-<panel>.png.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import requests
 
 from .conftest import run_lab
 from .test_browser import LAB_TIMEOUT_MS
+from .test_commands import SEARCHES, palette_search
 
 pytestmark = pytest.mark.ui
 
@@ -51,6 +53,9 @@ def test_each_panel_is_reached_in_notebook7(notebook7, page, artifacts):
     base, token = notebook7
     page.goto(f"{base}/notebooks/nb7.ipynb?token={token}")
     page.wait_for_selector(".jp-NotebookPanel", timeout=LAB_TIMEOUT_MS)
+    # the View menu's "Left Sidebar" submenu is rebuilt as each widget is added: wait for ours
+    for _, panel_id, _ in PANELS:
+        page.locator(f"#{panel_id}").wait_for(state="attached", timeout=LAB_TIMEOUT_MS)
     for entry, panel_id, loaded in PANELS:
         open_left_panel(page, entry)
         panel = page.locator(f"#{panel_id}")
@@ -61,3 +66,6 @@ def test_each_panel_is_reached_in_notebook7(notebook7, page, artifacts):
             assert "not running under a hub" in panel.inner_text()
         if panel_id == "jupyter-hybrid-snapshots":  # kernels from the same kernelspecs as in JupyterLab
             panel.locator('option[value="python3"]').wait_for(state="attached", timeout=30_000)
+    # Notebook 7's command palette lists the same commands; a notebook is current, so capture is its
+    expected = SEARCHES["hybrid"] - {"Capture Environment Snapshot"}
+    assert expected | {"Capture Environment Snapshot of This Notebook"} <= palette_search(page, "hybrid")
