@@ -360,7 +360,7 @@ def test_autoscaler_wait_ranks_after_every_site_that_fits_now():
     assert decision.price == 2.5
     assert decision.reasons[0] == (
         "onprem-a full (8/8 A100); onprem-b full (8/8 A100); no site has capacity now; "
-        "cloud-us chosen: its autoscaler adds a node in ~300 s, 2.5/h, region us-east-1"
+        "cloud-us chosen: its autoscaler adds a node in about 5 min, 2.5 per hour, region us-east-1"
     )
     states["cloud-eu"].gpus_free = {A100: 2}
     decision = place(cat, ask(), states)
@@ -381,7 +381,7 @@ def test_when_full_prefers_on_prem_with_most_free_then_name():
     decision = place(cat, ask(), all_states(cat, onprem_a={"free": 3}, onprem_b={"free": 5}))
     assert decision.ranked == ["onprem-b", "onprem-a", "cloud-us", "cloud-eu"]
     assert decision.reasons == [
-        "onprem-b chosen: on-prem site with the most free A100 GPUs (5), 0/h, region eu-ams"
+        "onprem-b chosen: on-prem site with the most free A100 GPUs (5), no hourly charge, region eu-ams"
     ]
     assert decision.price == 0
     assert place(cat, ask(), all_states(cat)).ranked[:2] == ["onprem-a", "onprem-b"]  # tie: by name
@@ -394,7 +394,7 @@ def test_when_full_bursts_to_cheapest_cloud_with_reason():
     assert decision.site == "cloud-eu"
     assert decision.reasons[0] == (
         "onprem-a full (8/8 A100); onprem-b full (7/8 A100); "
-        "cloud-eu chosen: cheapest cloud site with capacity, 2.9/h, region eu-west-1"
+        "cloud-eu chosen: cheapest cloud site with capacity, 2.9 per hour, region eu-west-1"
     )
     assert decision.ranked == ["cloud-eu", "cloud-us"]  # cloud-us only after its autoscaler
     assert decision.price == 2.9
@@ -426,13 +426,14 @@ def test_when_cheaper_orders_all_by_price_on_prem_wins_ties():
     decision = place(cat, ask("cpu"), all_states(cat))
     assert decision.ranked == ["cloud-us", "onprem-b", "cloud-eu", "onprem-a"]
     assert (
-        decision.reasons[0] == "cloud-us chosen: cheapest site with capacity (cloud), 1/h, region us-east-1"
+        decision.reasons[0]
+        == "cloud-us chosen: cheapest site with capacity (cloud), 1 per hour, region us-east-1"
     )
     states = all_states(cat, cloud_us={"reachable": False})
     decision = place(cat, ask("cpu"), states)
     assert decision.site == "onprem-b"
     assert decision.reasons[0] == (
-        "onprem-b chosen: cheapest site with capacity (on-prem, on-prem wins ties), 2/h, region eu-ams"
+        "onprem-b chosen: cheapest site with capacity (on-prem, on-prem wins ties), 2 per hour, region eu-ams"
     )
     assert decision.reasons[1] == "cloud-us: cloud-us is unreachable: connection refused"
 

@@ -95,7 +95,8 @@ def test_json_contract_through_the_command(files):
     assert decision["ranked"] == ["cloud-eu"]
     assert decision["price"] == 2.9 and decision["wait_seconds"] is None
     assert decision["reasons"] == [
-        "onprem full (8/8 A100); cloud-eu chosen: cheapest cloud site with capacity, 2.9/h, region eu-west-1",
+        "onprem full (8/8 A100); cloud-eu chosen: cheapest cloud site with capacity, "
+        "2.9 per hour, region eu-west-1",
         "onprem: needs 2 A100 GPU(s); 0 free on onprem",
         "cloud-us: dataset 'claims' may only be processed in eu-*; cloud-us is in us-east-1",
     ]

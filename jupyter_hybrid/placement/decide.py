@@ -88,7 +88,7 @@ def place(
         return Decision(None, left_out or [f"tier {request.tier!r} has no site"])
     ranked = rank(policy, candidates)
     chosen = ranked[0]
-    first = why_chosen(tier, policy, chosen, ranked, onprem_short)
+    first = why_chosen(tier, policy, chosen, ranked, onprem_short, catalog.currency)
     return Decision(
         chosen.state.name,
         [first, *left_out],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..catalog import Tier
 from ..sitedata import SiteState
+from ..wording import count, price_text, wait_text
 from .rules import gpu_label, matching
 
 
@@ -48,20 +49,25 @@ def _fullness(tier: Tier, state: SiteState) -> str:
         used = total - matching(tier, state.gpus_free)
         return f"{state.name} full ({used}/{total} {gpu_label(tier)})"
     used = state.cpu_total - state.cpu_free
-    return f"{state.name} full ({used:g}/{state.cpu_total:g} cores)"
+    return f"{state.name} full ({used:g}/{count(state.cpu_total, 'core')})"
 
 
 def why_chosen(
-    tier: Tier, policy: str, chosen: Candidate, ranked: list[Candidate], onprem_short: list[SiteState]
+    tier: Tier,
+    policy: str,
+    chosen: Candidate,
+    ranked: list[Candidate],
+    onprem_short: list[SiteState],
+    currency: str | None = None,
 ) -> str:
     """reasons[0]: why this site, in one line (e.g. 'onprem-a full (8/8 A100); cloud-eu chosen: ...')."""
-    where = f"{chosen.price:g}/h, region {chosen.region}"
+    where = f"{price_text(chosen.price, currency)}, region {chosen.region}"
     name = chosen.state.name
     if chosen.wait is not None:
         head = "no site has capacity now"
         if onprem_short:
             head = "; ".join(_fullness(tier, s) for s in onprem_short) + "; " + head
-        return f"{head}; {name} chosen: its autoscaler adds a node in ~{chosen.wait:g} s, {where}"
+        return f"{head}; {name} chosen: its autoscaler adds a node in {wait_text(chosen.wait)}, {where}"
     if policy == "when-cheaper":
         tie = any(c is not chosen and c.wait is None and c.price == chosen.price for c in ranked)
         kind = "on-prem" if chosen.on_prem else "cloud"
