@@ -273,7 +273,7 @@ def test_where_price_and_wait_per_tier():
     assert "no hourly charge" in medium and "100 of 128 cores free" in medium
     # on-prem A100s all taken: the cloud adds a node; its per-tier price is shown
     a100 = card(html, "a100-1")
-    assert "would run on <b>Cloud &lt;Ireland&gt;</b> (cloud-eu, region eu-west-1), 4.1 per hour" in a100
+    assert "would run on <b>Cloud &lt;Ireland&gt;</b> (cloud-eu, region eu-west-1), 4.10 EUR/h" in a100
     assert '<div class="jh-wait">starts in about 4 min (a node is added)</div>' in a100
     assert 'value="a100-1" disabled' not in a100
 
