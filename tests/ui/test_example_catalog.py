@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..hubtools import PASSWORD, ROOT, Hub
+from ..hubtools import PASSWORD, ROOT, Hub, xsrf_from
 from ..kubehub import progress
 from .test_browser import LAB_TIMEOUT_MS
 
@@ -133,3 +133,25 @@ def test_progress_events_say_where_and_why(hub):
         assert "— Small on This machine (local): local chosen" in message, message
     hub.api("DELETE", "/users/pat/server")
     hub.wait_stopped("pat")
+
+
+def test_a_10_mb_form_value_is_refused_without_echo(hub):
+    """A 10 MB tier name, option value or field name posted to the form: a 400 whose page (the
+    form again) and log lines quote a few dozen characters, and the next form is as small."""
+    s = hub.login("mallory")
+    form = s.get(f"{hub.url}/hub/spawn", timeout=30)
+    xsrf = xsrf_from(form.text)
+    huge = "x" * 10_000_000
+    logged = hub.log_path.stat().st_size
+    for fields in (
+        {"tier": huge},
+        {"tier": "a100-1", "option-image": "__other__", "option-image-unlisted": huge},
+        {"tier": "small", f"environment-{huge}": "hub-python"},
+    ):
+        r = s.post(f"{hub.url}/hub/spawn", data={**fields, "_xsrf": xsrf}, timeout=60)
+        assert r.status_code == 400, r.text[:500]
+        assert len(r.content) < len(form.content) + 20_000, len(r.content)
+        assert "x" * 100 not in r.text and 'data-tier="small"' in r.text  # the form again, short
+    assert hub.log_path.stat().st_size - logged < 100_000
+    again = s.get(f"{hub.url}/hub/spawn", timeout=30)
+    assert len(again.content) < len(form.content) + 20_000 and "x" * 100 not in again.text
