@@ -1,5 +1,6 @@
 """GPU endpoints through a real jupyter-server (pytest-jupyter): the real no-GPU path, auth, bad
-input, the WebSocket, notices, and attribution of GPU processes to a real kernel's notebook."""
+input, the WebSocket, notices (post, dismiss), and attribution of GPU processes to a real kernel's
+notebook."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 
 import psutil
 import pytest
+from jupyter_server.auth.authorizer import Authorizer
 from tornado.httpclient import HTTPClientError
 
 from jupyter_hybrid.gpu.attribution import kernel_pid
@@ -169,3 +171,75 @@ async def test_gpu_memory_is_attributed_to_the_kernels_notebook(jp_fetch, jp_ser
             except psutil.NoSuchProcess:
                 pass
         await jp_fetch("api", "sessions", session["id"], method="DELETE")
+
+
+@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), 0, -5, 7 * 86400 + 1])
+async def test_bad_ttl_states_the_rule(jp_fetch, ttl):
+    body = json.dumps({"message": "x", "ttl": ttl})  # NaN and Infinity as Python's json writes them
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("jupyter-hybrid", "gpu", "notices", method="POST", body=body)
+    message = json.loads(e.value.response.body)["message"]
+    assert e.value.code == 400
+    assert (
+        "ttl: give the seconds the notice stays shown, a number greater than 0 and at most 604800" in message
+    )
+    assert f"got {ttl!r}" in message, message
+
+
+async def post_notice(jp_fetch, message: str) -> dict:
+    body = json.dumps({"message": message, "ttl": 60})
+    return json.loads((await jp_fetch("jupyter-hybrid", "gpu", "notices", method="POST", body=body)).body)
+
+
+async def notice_messages(jp_fetch) -> list[str]:
+    return [
+        n["message"] for n in json.loads((await jp_fetch("jupyter-hybrid", "gpu", "notices")).body)["notices"]
+    ]
+
+
+async def test_dismiss_one_notice_then_all(jp_fetch, jp_ws_fetch):
+    first, second, third = [await post_notice(jp_fetch, m) for m in ("one", "two", "three")]
+    ws = await jp_ws_fetch("jupyter-hybrid", "gpu", "stream")
+    try:
+        assert json.loads(await ws.read_message())["type"] == "snapshot"
+        r = await jp_fetch("jupyter-hybrid", "gpu", "notices", second["id"], method="DELETE")
+        assert json.loads(r.body) == {"dismissed": [second["id"]]}
+        assert await notice_messages(jp_fetch) == ["one", "three"]
+        # other open panels hear of it on the stream
+        while (msg := json.loads(await asyncio.wait_for(ws.read_message(), 10)))["type"] != "dismissed":
+            pass
+        assert msg["ids"] == [second["id"]]
+
+        with pytest.raises(HTTPClientError) as e:  # once only
+            await jp_fetch("jupyter-hybrid", "gpu", "notices", second["id"], method="DELETE")
+        assert e.value.code == 404 and "dismissed already or has expired" in e.value.response.body.decode()
+
+        r = await jp_fetch("jupyter-hybrid", "gpu", "notices", method="DELETE")
+        assert sorted(json.loads(r.body)["dismissed"]) == sorted([first["id"], third["id"]])
+        assert await notice_messages(jp_fetch) == []
+        r = await jp_fetch("jupyter-hybrid", "gpu", "notices", method="DELETE")  # nothing left: not an error
+        assert json.loads(r.body) == {"dismissed": []}
+    finally:
+        ws.close()
+
+
+class ReadOnlyAuthorizer(Authorizer):
+    """May read jupyter_hybrid, may not write it (a read-only share of the server)."""
+
+    def is_authorized(self, handler, user, action, resource):
+        return action == "read"
+
+
+@pytest.mark.parametrize("one", [True, False], ids=["one", "all"])
+async def test_dismiss_needs_authentication_and_write_permission(jp_fetch, jp_serverapp, one):
+    notice = await post_notice(jp_fetch, "keep me")
+    path = ("jupyter-hybrid", "gpu", "notices", *([notice["id"]] if one else []))
+    for auth in ("", "token not-the-token"):
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch(*path, method="DELETE", headers={"Authorization": auth})
+        assert e.value.code in (401, 403)
+    jp_serverapp.web_app.settings["authorizer"] = ReadOnlyAuthorizer(parent=jp_serverapp)
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch(*path, method="DELETE")
+    assert e.value.code == 403
+    assert await notice_messages(jp_fetch) == ["keep me"]  # read still allowed; nothing dismissed

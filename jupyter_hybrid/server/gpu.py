@@ -2,7 +2,9 @@
 
 GET  /jupyter-hybrid/gpu[?since=T]    {"available", "reason", "gpus", "processes", "interval", ...}
 POST /jupyter-hybrid/gpu/notices      {"message", "level", "source", "ttl"} (the idle-GPU culler)
-WS   /jupyter-hybrid/gpu/stream[?since=T]  "snapshot" first, then "sample", "processes", "notice"
+DELETE /jupyter-hybrid/gpu/notices    dismiss them all; .../notices/<id>: dismiss one -> {"dismissed"}
+WS   /jupyter-hybrid/gpu/stream[?since=T]  "snapshot" first, then "sample", "processes", "notice",
+                                           "dismissed"
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from tornado.ioloop import IOLoop
 
 from ..gpu.attribution import attribute, kernels_of, lineage
 from ..gpu.notices import NoticeRequest
+from ..quote import quote
 from .errors import json_errors
 from .handlers import AUTH_RESOURCE, HybridAPIHandler
 
@@ -85,6 +88,23 @@ class GpuNoticesHandler(GpuMixin, HybridAPIHandler):
         self.set_status(201)
         self.finish(notice)
 
+    @web.authenticated
+    @authorized
+    async def delete(self):
+        gone = self.notices.dismiss()
+        self.log.info("GPU notices dismissed: %d", len(gone))
+        self.finish({"dismissed": gone})
+
+
+class GpuNoticeHandler(GpuMixin, HybridAPIHandler):
+    @web.authenticated
+    @authorized
+    async def delete(self, notice_id):
+        gone = self.notices.dismiss([notice_id])
+        if not gone:
+            raise web.HTTPError(404, f"no notice {quote(notice_id)}: it was dismissed already or has expired")
+        self.finish({"dismissed": gone})
+
 
 class GpuStreamHandler(
     GpuMixin, WebSocketMixin, websocket.WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
@@ -131,8 +151,8 @@ class GpuStreamHandler(
     def _from_sampler(self, update: dict) -> None:
         self._loop.add_callback(self._on_update, update)
 
-    def _from_notices(self, notice: dict) -> None:
-        self._loop.add_callback(self._send, {"type": "notice", "notice": notice})
+    def _from_notices(self, event: dict) -> None:
+        self._loop.add_callback(self._send, event)  # "notice" or "dismissed"
 
     async def _on_update(self, update: dict) -> None:
         self._send({"type": "sample", **update})
@@ -153,5 +173,6 @@ class GpuStreamHandler(
 HANDLERS = [
     (r"/jupyter-hybrid/gpu", GpuHandler),
     (r"/jupyter-hybrid/gpu/notices", GpuNoticesHandler),
+    (r"/jupyter-hybrid/gpu/notices/(?P<notice_id>[0-9a-f]{32})", GpuNoticeHandler),
     (r"/jupyter-hybrid/gpu/stream", GpuStreamHandler),
 ]

@@ -1,5 +1,6 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { KernelAPI, ServerConnection } from '@jupyterlab/services';
+import { closeIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { GpuChart } from './gpuchart';
@@ -197,15 +198,39 @@ export class GpuPanel extends Widget {
   }
 
   private renderNotices(): void {
-    const now = Date.now() / 1000;
+    const notices = this.model.notices;
     this.notices.textContent = '';
-    for (const n of this.model.state?.notices ?? []) {
-      if (n.expires <= now) {
-        continue;
-      }
+    if (notices.length > 1) {
+      const bar = document.createElement('div');
+      bar.className = 'jp-GpuPanel-noticesBar';
+      const count = document.createElement('span');
+      count.textContent = `${notices.length} notices`;
+      const all = document.createElement('button');
+      all.className =
+        'jp-Button jp-mod-styled jp-mod-reject jp-GpuPanel-dismissAll';
+      all.textContent = 'Dismiss all';
+      all.onclick = () => void this.model.dismiss();
+      bar.append(count, all);
+      this.notices.append(bar);
+    }
+    for (const n of notices) {
       const div = document.createElement('div');
       div.className = `jp-GpuPanel-notice jp-mod-${n.level}`;
-      div.textContent = `${n.message} (${n.source}, ${new Date(n.time * 1000).toLocaleTimeString()})`;
+      div.dataset.id = n.id;
+      const text = document.createElement('span');
+      text.className = 'jp-GpuPanel-noticeText';
+      text.textContent = n.message;
+      const meta = document.createElement('span');
+      meta.className = 'jp-GpuPanel-noticeMeta';
+      meta.textContent = `${n.source}, ${new Date(n.time * 1000).toLocaleTimeString()}`;
+      text.append(meta);
+      const close = document.createElement('button');
+      close.className = 'jp-Button jp-mod-minimal jp-GpuPanel-dismiss';
+      close.title = 'Dismiss this notice';
+      close.setAttribute('aria-label', 'Dismiss this notice');
+      closeIcon.element({ container: close, height: '16px', width: '16px' });
+      close.onclick = () => void this.model.dismiss(n.id);
+      div.append(text, close);
       this.notices.append(div);
     }
   }

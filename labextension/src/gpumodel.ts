@@ -96,6 +96,38 @@ export class GpuModel {
     this.emit();
   }
 
+  /** The unexpired notices. */
+  get notices(): INotice[] {
+    const now = Date.now() / 1000;
+    return (this.state?.notices ?? []).filter(n => n.expires > now);
+  }
+
+  /** Dismiss one notice (by id) or all of them, on the server: every open panel drops them. */
+  async dismiss(id?: string): Promise<void> {
+    try {
+      const { dismissed } = await requestAPI<{ dismissed: string[] }>(
+        this.settings,
+        id ? `gpu/notices/${id}` : 'gpu/notices',
+        { method: 'DELETE' }
+      );
+      this.drop(id ? [id, ...dismissed] : dismissed);
+    } catch (error) {
+      if (id && (error as any)?.response?.status === 404) {
+        this.drop([id]); // expired or dismissed elsewhere meanwhile
+        return;
+      }
+      this.error = `Could not dismiss: ${(error as Error).message}`;
+      this.emit();
+    }
+  }
+
+  private drop(ids: string[]): void {
+    if (this.state) {
+      this.state.notices = this.state.notices.filter(n => !ids.includes(n.id));
+    }
+    this.emit();
+  }
+
   /** Read the state now (the "Refresh" command). */
   refresh(): Promise<void> {
     return this.fetch();
@@ -244,6 +276,9 @@ export class GpuModel {
       this.state.processes = msg.processes;
     } else if (msg.type === 'notice' && this.state) {
       this.state.notices = [...this.state.notices, msg.notice];
+    } else if (msg.type === 'dismissed') {
+      this.drop(msg.ids);
+      return;
     }
     this.emit();
   }

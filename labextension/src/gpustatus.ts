@@ -31,10 +31,7 @@ export class GpuStatus extends Widget {
       this.activeChanged.emit();
     }
     const gpu = this.model.busiest();
-    const now = Date.now() / 1000;
-    const notices = (this.model.state?.notices ?? []).filter(
-      n => n.expires > now
-    );
+    const notices = this.model.notices;
     if (gpu === null) {
       this.node.textContent = '';
       return;

@@ -27,6 +27,7 @@ export namespace CommandIDs {
   export const diffSnapshots = 'jupyter-hybrid:diff-snapshots';
   export const openGpu = 'jupyter-hybrid:open-gpu';
   export const refreshGpu = 'jupyter-hybrid:refresh-gpu';
+  export const dismissGpuNotices = 'jupyter-hybrid:dismiss-gpu-notices';
 }
 
 /** Add commands, and to the palette when there is one (JupyterLab and Notebook 7 both have it). */
@@ -83,6 +84,12 @@ const gpuPlugin: JupyterFrontEndPlugin<void> = {
         label: 'Refresh GPU State',
         caption: "Read this server's GPUs and their processes now",
         execute: () => model.refresh()
+      },
+      [CommandIDs.dismissGpuNotices]: {
+        label: 'Dismiss All GPU Notices',
+        caption: "Dismiss the GPU culler's and the admins' notices",
+        isEnabled: () => model.notices.length > 0,
+        execute: () => model.dismiss()
       }
     });
     if (!panel.isVisible) {

@@ -26,6 +26,7 @@ SEARCHES = {
         "Diff the Two Selected Snapshots",
         "Show GPU Panel",
         "Refresh GPU State",
+        "Dismiss All GPU Notices",
     },
     "snapshot": {
         "Show Environment Snapshots",
@@ -33,7 +34,7 @@ SEARCHES = {
         "Refresh Snapshot List",
         "Diff the Two Selected Snapshots",
     },
-    "GPU": {"Show GPU Panel", "Refresh GPU State"},
+    "GPU": {"Show GPU Panel", "Refresh GPU State", "Dismiss All GPU Notices"},
 }
 
 TABS = {

@@ -1,8 +1,9 @@
 """Browser test (Debian chromium through Playwright) of the "GPUs" side panel in plain `jupyter lab`
 - on this machine (no GPU): the panel says why, plainly, and the server logs it once, no traceback;
 - over a simulated H100 (tests/gputools.py inside the real server): live charts, the notebook's
-  kernel in the memory table, interrupt with confirmation, and a culler notice.
-Screenshots: ui-artifacts/gpu-panel-no-gpu.png, ui-artifacts/gpu-panel.png.
+  kernel in the memory table, interrupt with confirmation, and culler notices dismissed one by
+  one or all at once.
+Screenshots: ui-artifacts/gpu-panel-no-gpu.png, gpu-panel.png, gpu-panel-notices.png.
 """
 
 from __future__ import annotations
@@ -105,3 +106,27 @@ def test_gpu_panel_charts_and_memory_by_notebook(simulated_gpu_lab, page, artifa
     panel.locator(".jp-GpuPanel-notice.jp-mod-warning", has_text="GPU idle").wait_for(timeout=10_000)
     kernels = requests.get(f"{base}/api/kernels/{kernel_id}", headers=headers).json()
     assert kernels["execution_state"] in ("idle", "busy", "starting"), kernels
+
+    # dismiss: one notice by its button, then the rest with "Dismiss all"; the server forgets them
+    notices = panel.locator(".jp-GpuPanel-notice")
+    second = {"message": "Maintenance tonight", "source": "admin", "level": "info"}
+    assert requests.post(f"{base}/jupyter-hybrid/gpu/notices", json=second, headers=headers).ok
+    panel.locator(".jp-GpuPanel-notice", has_text="Maintenance").wait_for(timeout=10_000)
+    assert panel.locator(".jp-GpuPanel-noticesBar").inner_text().startswith("2 notices")
+    assert "⚠" in status.inner_text()
+    panel.screenshot(path=artifacts / "gpu-panel-notices.png")
+    notices.filter(has_text="GPU idle").locator("button.jp-GpuPanel-dismiss").click()
+    notices.filter(has_text="GPU idle").wait_for(state="detached")
+    assert notices.count() == 1 and panel.locator(".jp-GpuPanel-noticesBar").count() == 0
+
+    def server_notices() -> list[str]:
+        r = requests.get(f"{base}/jupyter-hybrid/gpu/notices", headers=headers)
+        return [n["message"] for n in r.json()["notices"]]
+
+    assert server_notices() == ["Maintenance tonight"]
+    third = {"message": "Quota almost used", "source": "admin"}
+    assert requests.post(f"{base}/jupyter-hybrid/gpu/notices", json=third, headers=headers).ok
+    panel.locator("button.jp-GpuPanel-dismissAll").click()
+    notices.first.wait_for(state="detached")
+    assert server_notices() == []
+    page.wait_for_function("el => !el.textContent.includes('⚠')", arg=status.element_handle())
