@@ -28,6 +28,10 @@ class SiteState:
     cpu_free: float = 0.0
     memory_total: int = 0
     memory_free: int = 0
+    # local sites: what running servers reserve (more than the totals when the site overcommits);
+    # None: the site fits by its free figures (Kubernetes: the scheduler's)
+    cpu_reserved: float | None = None
+    memory_reserved: int | None = None
     gpus_total: dict[str, int] = field(default_factory=dict)  # by model
     gpus_free: dict[str, int] = field(default_factory=dict)
     gpu_reason: str | None = None  # why there are no GPUs, when there are none

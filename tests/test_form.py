@@ -21,7 +21,8 @@ from jupyter_hybrid.wording import count, price_text, wait_text
 GiB = 1024**3
 CATALOG = parse_catalog(
     {
-        "sites": {"local": {"display_name": "This <machine>"}},
+        # one server holds a core: medium (2 cores) fits only because the site may promise 4
+        "sites": {"local": {"display_name": "This <machine>", "overcommit": {"cpu": 2}}},
         "tiers": {
             "small": {"cpu": 1, "memory": "2G", "display_name": "Small & fast"},
             "medium": {"cpu": 2, "memory": "4G", "default": True},
@@ -39,6 +40,8 @@ STATE = SiteState(
     cpu_free=1,
     memory_total=16 * GiB,
     memory_free=10 * GiB,
+    cpu_reserved=1,
+    memory_reserved=6 * GiB,
     gpu_reason="no NVIDIA driver",
 )
 LOCAL_PROBLEMS = {
@@ -329,7 +332,15 @@ def test_residency_reason_and_dataset_checkboxes():
             },
         }
     )
-    us = SiteState(name="us", kind="local", region="us-east-1", cpu_total=2, cpu_free=2, memory_total=4 * GiB)
+    us = SiteState(
+        name="us",
+        kind="local",
+        region="us-east-1",
+        cpu_total=2,
+        cpu_free=2,
+        memory_total=4 * GiB,
+        memory_free=4 * GiB,
+    )
     html = render_form(catalog, {"us": us}, frozenset(), {"datasets": ["claims"]}, {})
     assert "Unavailable: us: dataset &#39;claims&#39; may only be processed in eu-*" in html
     assert '<input type="checkbox" name="datasets" value="claims" checked>' in html

@@ -97,9 +97,36 @@ def test_acl_and_site_restriction():
 
 def test_too_big_for_the_site():
     tier = CATALOG.tiers["small"]
-    assert tier_fit_problem(tier, state("x", cpu=0.5)) == "needs 1 cores; x has 0.5"
+    assert tier_fit_problem(tier, state("x", cpu=0.5)) == "needs 1 core; x has 0.5"
     assert tier_fit_problem(tier, state("x", mem=GiB)) == "needs 2 GiB memory; x has 1 GiB"
     assert tier_fit_problem(tier, state("x")) is None
+
+
+def test_local_room_is_the_totals_times_overcommit_less_what_is_reserved():
+    from jupyter_hybrid.catalog.model import Overcommit
+
+    tier = CATALOG.tiers["small"]  # 1 core, 2 GiB
+    local = SiteState("x", "local", "r", cpu_total=2, cpu_free=0, memory_total=8 * GiB, memory_free=6 * GiB)
+    local.cpu_reserved, local.memory_reserved = 2.0, 2 * GiB  # two 1-core servers run
+    assert (
+        tier_fit_problem(tier, local)
+        == "needs 1 core; 0 of 2 cores free (2 reserved by running servers) on x"
+    )
+    assert tier_fit_problem(tier, local, Overcommit(cpu=1.5)) is None  # 3 cores promised, 2 held
+    local.cpu_reserved = 3.0  # overcommitted: more reserved than the machine has
+    assert tier_fit_problem(tier, local, Overcommit(cpu=1.5)) == (
+        "needs 1 core; running servers reserve 3 of the 3 cores (2 × overcommit 1.5) it may promise on x"
+    )
+    local.memory_reserved = 7 * GiB
+    assert tier_fit_problem(tier, local, Overcommit(cpu=4)) == (
+        "needs 2 GiB memory; 1 GiB of 8 GiB memory free (7 GiB reserved by running servers) on x"
+    )
+    assert tier_fit_problem(tier, local, Overcommit(cpu=4, memory=1.25)) is None
+    # a site that reports no reservations (Kubernetes: the scheduler's figures) fits on what is free
+    cluster = SiteState(
+        "k", "kubernetes", "r", cpu_total=64, cpu_free=0.5, memory_total=GiB * 64, memory_free=GiB * 64
+    )
+    assert tier_fit_problem(tier, cluster) == "needs 1 core; 0.5 free on k"
 
 
 # --- every rule, in order, on a hybrid catalog ------------------------------------------------------

@@ -19,11 +19,24 @@ from jupyter_hybrid.spawner import hybrid
 from jupyter_hybrid.spawner.hybrid import REGISTRY, HybridSpawner
 
 GiB = 1024**3
+OVER = {"cpu": 4, "memory": 4}  # each site promises 4 cores and 4x its memory to servers
 CATALOG = {
     "sites": {
-        "onprem": {"region": "eu-central-1", "max_cpu": 1, "max_memory": "2G"},
-        "cloud": {"region": "eu-west-1", "on_prem": False, "cost_per_hour": 1, "max_cpu": 1},
-        "us": {"region": "us-east-1", "on_prem": False, "cost_per_hour": 0.5, "max_cpu": 1},
+        "onprem": {"region": "eu-central-1", "max_cpu": 1, "max_memory": "2G", "overcommit": OVER},
+        "cloud": {
+            "region": "eu-west-1",
+            "on_prem": False,
+            "cost_per_hour": 1,
+            "max_cpu": 1,
+            "overcommit": OVER,
+        },
+        "us": {
+            "region": "us-east-1",
+            "on_prem": False,
+            "cost_per_hour": 0.5,
+            "max_cpu": 1,
+            "overcommit": OVER,
+        },
     },
     "tiers": {
         "cpu": {"cpu": 1, "memory": "1G", "default": True},
@@ -350,3 +363,60 @@ def test_the_hubs_own_records_of_a_refusal_are_dropped_others_pass():
         "Refused to start alice: t",
         "Unhandled error starting ",
     ]
+
+
+# --- local sites take no more than they have, unless the catalog overcommits (issue 10 item 4) ---
+
+
+def test_a_local_site_takes_no_more_servers_than_its_cores_unless_overcommitted(tmp_path):
+    def local_catalog(overcommit):
+        site = {"max_cpu": 2, **({"overcommit": overcommit} if overcommit else {})}
+        path = tmp_path / f"catalog-{bool(overcommit)}.yaml"
+        path.write_text(
+            yaml.safe_dump({"sites": {"local": site}, "tiers": {"two": {"cpu": 2, "memory": "1M"}}})
+        )
+        return path
+
+    saved = dict(REGISTRY.sites)
+    REGISTRY.sites.clear()
+    try:
+        path = local_catalog(None)
+        alice, bob = spawner(path, "alice"), spawner(path, "bob")
+        assert asyncio.run(alice.resolve({})).site == "local"
+        REGISTRY.sync(alice.catalog)
+        hold_two = parse_tier(path)
+        REGISTRY.get("local").reserve("carol/", hold_two)  # a running 2-core server
+        message = refused(bob.resolve({}))
+        assert "local: needs 2 cores; 0 of 2 cores free (2 reserved by running servers)" in message
+        # start() checks room again with no await before reserving: alice decided before carol started
+        assert asyncio.run(_decided(alice, path))[1].site == "local"
+        assert "0 of 2 cores free" in refused(alice.start())
+        assert list(REGISTRY.get("local").allocations) == ["carol/"]
+
+        over = local_catalog({"cpu": 2})
+        dave = spawner(over, "dave")
+        assert asyncio.run(dave.resolve({})).site == "local"  # 2 of the 4 promised cores are left
+        REGISTRY.get("local").reserve("erin/", hold_two)
+        message = refused(dave.resolve({}))
+        assert (
+            "needs 2 cores; running servers reserve 4 of the 4 cores (2 × overcommit 2) it may promise"
+            in message
+        )
+    finally:
+        REGISTRY.sites.clear()
+        REGISTRY.sites.update(saved)
+
+
+def parse_tier(path):
+    from jupyter_hybrid.catalog import load_catalog
+
+    return load_catalog(path).tiers["two"]
+
+
+async def _decided(sp, path):
+    """As JupyterHub does before start(): apply_user_options resolves with what is free now."""
+    REGISTRY.get("local").release("carol/")
+    sp.user_options = {}
+    await sp._apply_user_options(sp, {})
+    REGISTRY.get("local").reserve("carol/", parse_tier(path))
+    return sp._resolved

@@ -68,6 +68,30 @@ _KUBERNETES_ONLY = (
 )
 
 
+class Overcommit(_Strict):
+    """How much more cpu and memory a local site may promise to running servers than it has.
+
+    A ratio: 1 (the default) promises no more than the site offers (``max_cpu``/``max_memory``, else
+    the machine's); ``cpu: 4`` lets servers reserve four cores per core (notebooks idle most of the
+    time). Kubernetes sites fit on guarantees, as the scheduler does: to overcommit there, give tiers
+    a ``cpu_guarantee``/``memory_guarantee`` below their limit."""
+
+    cpu: float = Field(1.0, description="cores promised per core offered; default 1: no overcommit")
+    memory: float = Field(1.0, description="bytes promised per byte offered; default 1: no overcommit")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Overcommit:
+        for key in ("cpu", "memory"):
+            ratio = getattr(self, key)
+            if not ratio >= 1:  # NaN too
+                raise LocatedError(
+                    (key,),
+                    f"{ratio:g} is below 1 (a ratio of what servers may reserve to what the site offers)",
+                    f"give 1 (no overcommit) or more, e.g. {key}: 2; to offer less, set max_{key}",
+                )
+        return self
+
+
 class Site(_Strict):
     """Where workloads run: ``local`` is this machine (processes started by the hub),
     ``kubernetes`` one cluster (a kubeconfig context, or the hub's in-cluster config) and namespace."""
@@ -83,6 +107,10 @@ class Site(_Strict):
     )
     max_cpu: float | None = Field(None, gt=0, description="local: cores to offer; default: all cores")
     max_memory: Bytes | None = Field(None, description="local: memory to offer; default: all memory")
+    overcommit: Overcommit = Field(
+        default_factory=Overcommit,
+        description="local: ratios of cpu and memory promised to servers to what is offered; default 1, 1",
+    )
     refresh_seconds: float = Field(30.0, ge=0, description="how long a read of live capacity is reused")
     provision_seconds: float | None = Field(
         None, ge=0, description="kubernetes: seconds its autoscaler takes to add a node; default: cannot grow"
@@ -110,6 +138,12 @@ class Site(_Strict):
 
     @model_validator(mode="after")
     def _kind_keys(self) -> Site:
+        if self.kind == "kubernetes" and "overcommit" in self.model_fields_set:
+            raise LocatedError(
+                ("overcommit",),
+                "only local sites take overcommit (Kubernetes fits pods on their guarantees)",
+                "remove it, and give tiers a cpu_guarantee/memory_guarantee below their limit instead",
+            )
         if self.kind == "local":
             wrong = [k for k in _KUBERNETES_ONLY if k in self.model_fields_set]
             if wrong:

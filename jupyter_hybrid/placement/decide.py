@@ -72,7 +72,7 @@ def place(
         if policy == "never" and not on_prem:
             left_out.append(f"{name}: cloud site; the burst policy is 'never'")
             continue
-        problem = tier_fit_problem(tier, state)
+        problem = tier_fit_problem(tier, state, spec.overcommit)
         wait = None
         if problem and can_grow(tier, state, spec):
             wait = state.provision_seconds

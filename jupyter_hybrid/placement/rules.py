@@ -5,8 +5,10 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from ..catalog import Catalog, Site, Tier, format_bytes
+from ..catalog.model import Overcommit
 from ..quote import quote
 from ..sitedata import SiteState, mig_profile, model_serves  # noqa: F401  leaf: no site behaviour
+from ..wording import count
 from .model import Request
 
 #: longest name the catalog allows (tiers, environments, datasets and tier options are slugs)
@@ -148,11 +150,40 @@ def gpu_label(tier: Tier) -> str:
     return f"{label} MIG {tier.mig}" if tier.mig else label
 
 
-def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
+def room(state: SiteState, overcommit: Overcommit | None = None) -> tuple[float, float]:
+    """Cores and bytes this site can still promise to one more server.
+
+    A site that reports what running servers reserve (local) may promise its totals times the
+    catalog's ``overcommit`` ratios, less what is reserved; any other (Kubernetes: the scheduler
+    fits requests on nodes) has what it reports free."""
+    if state.cpu_reserved is None or state.memory_reserved is None:
+        return state.cpu_free, float(state.memory_free)
+    ratio = overcommit or Overcommit()
+    return (
+        state.cpu_total * ratio.cpu - state.cpu_reserved,
+        state.memory_total * ratio.memory - state.memory_reserved,
+    )
+
+
+def _short(needs: float, left: float, total: float, reserved: float | None, ratio: float, plain, unit) -> str:
+    """'needs 2 cores; 0 of 2 cores free (2 reserved by running servers)'; with overcommit 'needs
+    2 cores; running servers reserve 7 of the 8 cores (2 × overcommit 4) it may promise'; without
+    reservations (Kubernetes) 'needs 2 cores; 1 free'."""
+    if reserved is None:
+        return f"needs {unit(needs)}; {plain(max(left, 0))} free"
+    if ratio == 1:
+        held = f"{plain(reserved)} reserved by running servers"
+        return f"needs {unit(needs)}; {plain(max(left, 0))} of {unit(total)} free ({held})"
+    promised = f"{unit(total * ratio)} ({plain(total)} × overcommit {ratio:g})"
+    return f"needs {unit(needs)}; running servers reserve {plain(reserved)} of the {promised} it may promise"
+
+
+def tier_fit_problem(tier: Tier, state: SiteState, overcommit: Overcommit | None = None) -> str | None:
     """Rule d: why ``tier`` cannot start on this site now, or None.
 
-    Cores and memory: a local site shares them (limits, not reservations), so only its totals
-    bound a tier; any other kind schedules by requests, so what is free must hold the tier."""
+    No server may need more than the site has at all; then what the tier reserves (its
+    guarantees) must fit in ``room``: what is left of the totals times the site's overcommit
+    (local sites), or what the site reports free (Kubernetes)."""
     if not state.reachable:
         return f"{state.name} is unreachable: {state.error}"
     if tier.gpu:
@@ -168,16 +199,22 @@ def tier_fit_problem(tier: Tier, state: SiteState) -> str | None:
                 return f"needs {wanted}; no GPU on this site ({state.gpu_reason or 'none found'})"
             return f"needs {wanted}; {free} free on {state.name}"
     if tier.cpu_request > state.cpu_total:
-        return f"needs {tier.cpu_request:g} cores; {state.name} has {state.cpu_total:g}"
+        return f"needs {count(tier.cpu_request, 'core')}; {state.name} has {state.cpu_total:g}"
     if tier.memory_request > state.memory_total:
         needs, has = format_bytes(tier.memory_request), format_bytes(state.memory_total)
         return f"needs {needs} memory; {state.name} has {has}"
-    if state.kind != "local":
-        if tier.cpu_request > state.cpu_free:
-            return f"needs {tier.cpu_request:g} cores; {state.cpu_free:g} free on {state.name}"
-        if tier.memory_request > state.memory_free:
-            free = format_bytes(state.memory_free)
-            return f"needs {format_bytes(tier.memory_request)} memory; {free} free on {state.name}"
+    ratio = overcommit or Overcommit()
+    cpu_room, memory_room = room(state, ratio)
+    if tier.cpu_request > cpu_room:
+        cores = (lambda n: f"{n:g}", lambda n: count(n, "core"))
+        why = _short(tier.cpu_request, cpu_room, state.cpu_total, state.cpu_reserved, ratio.cpu, *cores)
+        return f"{why} on {state.name}"
+    if tier.memory_request > memory_room:
+        memory = (format_bytes, lambda n: f"{format_bytes(n)} memory")
+        why = _short(
+            tier.memory_request, memory_room, state.memory_total, state.memory_reserved, ratio.memory, *memory
+        )
+        return f"{why} on {state.name}"
     return None
 
 

@@ -104,6 +104,8 @@ class LocalSite(BaseSite):
             cpu_free=max(0.0, cpu_total - sum(a.cpu for a in held)),
             memory_total=memory_total,
             memory_free=min(memory.available, max(0, memory_total - sum(a.memory for a in held))),
+            cpu_reserved=sum(a.cpu for a in held),  # placement fits on these (catalog overcommit)
+            memory_reserved=sum(a.memory for a in held),
             gpus_total=total,
             gpus_free=free,
             gpu_reason=None if devices else reason,

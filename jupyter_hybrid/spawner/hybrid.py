@@ -19,7 +19,7 @@ from tornado import web
 from traitlets import Float, Type, Unicode, default
 
 from ..catalog import Catalog, CatalogFile
-from ..placement import Decision, Request, Usage, environment_problems, place, usage_of
+from ..placement import Decision, Request, Usage, environment_problems, place, tier_fit_problem, usage_of
 from ..sites import CapacityError, SiteRegistry, SiteState
 from ..sites.base import Allocation, BaseSite
 from .fit import SiteProblems
@@ -344,17 +344,29 @@ class HybridSpawner(Spawner):
         except Refusal as e:
             raise self._refused(e) from None
 
+    def _taken_meanwhile(self, resolution: Resolution) -> bool:
+        """Whether quota usage changed since the decision, or its site no longer has room now
+        (local sites: what other servers reserved since, within the catalog's overcommit)."""
+        if self.usage() != resolution.usage:
+            return True
+        spec = self.catalog.sites.get(resolution.site)
+        site = REGISTRY.get(resolution.site)
+        if spec is None or site is None or resolution.decision.wait_seconds is not None:
+            return False
+        tier = self.catalog.tiers[resolution.choice.tier]
+        return tier_fit_problem(tier, site.state(), spec.overcommit) is not None
+
     async def _start(self):
         options = dict(self.user_options or {})
         resolved, self._resolved = self._resolved, None
         resolution = resolved[1] if resolved and resolved[0] == options else await self.resolve(options)
         tries = 0
-        while self.usage() != resolution.usage:  # others started servers meanwhile: decide again
+        while self._taken_meanwhile(resolution):  # others started servers meanwhile: decide again
             tries += 1
             if tries > PLACEMENT_RETRIES:
                 raise user_error(503, "Many servers are starting at once; try again in a moment")
             resolution = await self.resolve(options)
-        # no await from the usage check above to reserve() below: quotas hold under concurrent spawns
+        # no await from the check above to reserve() below: quotas and room hold under concurrent spawns
         choice, site_name, catalog = resolution.choice, resolution.site, self.catalog
         tier = catalog.tiers[choice.tier]
         site = REGISTRY.get(site_name)
