@@ -1,6 +1,17 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+/** A refused request, with the JSON the server answered (e.g. a 409's ``needs_trust``). */
+export class APIError extends ServerConnection.ResponseError {
+  constructor(
+    response: Response,
+    message: string,
+    readonly data: any
+  ) {
+    super(response, message);
+  }
+}
+
 /**
  * Call a jupyter-hybrid endpoint of this server (works under a hub's /user/<name>/ prefix).
  */
@@ -20,7 +31,7 @@ export async function requestAPI<T>(
   }
   if (!response.ok) {
     const message = (data && data.message) || text || response.statusText;
-    throw new ServerConnection.ResponseError(response, message);
+    throw new APIError(response, message, data);
   }
   return data as T;
 }

@@ -2,7 +2,7 @@ import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { KernelSpec, ServerConnection } from '@jupyterlab/services';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI } from './request';
+import { APIError, requestAPI } from './request';
 
 /** A snapshot as listed by GET /jupyter-hybrid/snapshots. */
 export interface ISnapshotSummary {
@@ -15,6 +15,20 @@ export interface ISnapshotSummary {
   created_at: string;
   python: string | null;
   packages: number;
+}
+
+/** POST /jupyter-hybrid/snapshots answers the snapshot and its record. */
+interface ICaptured extends Omit<ISnapshotSummary, 'packages'> {
+  packages: unknown[];
+  /** The name this user had given the same environment before (null: a new snapshot). */
+  identical_to: string | null;
+}
+
+/** A package a restore would install from a URL or a repository. */
+interface ISource {
+  name: string;
+  version: string;
+  source: string;
 }
 
 interface ITask {
@@ -118,9 +132,23 @@ export class SnapshotsPanel extends Widget {
     }
   }
 
-  private say(text: string, error = false): void {
+  private say(
+    text: string,
+    error = false,
+    action?: { label: string; onClick: () => void }
+  ): void {
     this.status.textContent = text;
     this.status.classList.toggle('jp-mod-error', error);
+    if (action) {
+      this.status.append(
+        ' ',
+        el('button', {
+          className: 'jp-Button jp-mod-styled jp-HybridSnapshots-statusAction',
+          textContent: action.label,
+          onclick: action.onClick
+        })
+      );
+    }
   }
 
   /** Reload the list of snapshots. */
@@ -219,22 +247,57 @@ export class SnapshotsPanel extends Widget {
         ? `Capturing the environment of ${target.notebook}'s kernel…`
         : `Capturing the environment of kernel ${kernel}…`
     );
+    const name = this.nameInput.value || null;
+    const body = {
+      ...(target.notebook ? { notebook: target.notebook } : { kernel }),
+      name
+    };
     try {
-      const body = JSON.stringify({
-        ...(target.notebook ? { notebook: target.notebook } : { kernel }),
-        name: this.nameInput.value || null
-      });
-      const snap = await requestAPI<{ id: string; packages: unknown[] }>(
-        this.settings,
-        'snapshots',
-        { method: 'POST', body }
-      );
-      this.say(
-        `Captured ${snap.id.slice(0, 12)} (${snap.packages.length} packages).`
-      );
+      const snap = await this.post(body);
+      if (snap.identical_to === null) {
+        this.say(
+          `Captured ${snap.short_id} (${snap.packages.length} packages).`
+        );
+      } else if (name && name !== snap.name) {
+        // the user's first name for this environment is kept unless they choose to rename it
+        this.say(
+          `Identical to the existing snapshot '${snap.identical_to}' (${snap.short_id}): kept its name.`,
+          false,
+          {
+            label: `Rename to '${name}'`,
+            onClick: () => void this.rename(body, snap.identical_to as string)
+          }
+        );
+      } else {
+        this.say(
+          `Identical to the existing snapshot '${snap.identical_to}' (${snap.short_id}).`
+        );
+      }
       await this.refresh();
     } catch (error) {
       this.say(`Capture failed: ${(error as Error).message}`, true);
+    }
+  }
+
+  private post(body: Record<string, unknown>): Promise<ICaptured> {
+    return requestAPI<ICaptured>(this.settings, 'snapshots', {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+
+  /** Capture again with ``rename``: the existing snapshot takes the new name. */
+  private async rename(
+    body: Record<string, unknown>,
+    before: string
+  ): Promise<void> {
+    this.say(`Renaming '${before}'…`);
+    try {
+      const snap = await this.post({ ...body, rename: true });
+      this.say(`Renamed '${before}' to '${snap.name}' (${snap.short_id}).`);
+      await this.refresh();
+    } catch (error) {
+      this.say(`Rename failed: ${(error as Error).message}`, true);
     }
   }
 
@@ -309,16 +372,81 @@ export class SnapshotsPanel extends Widget {
     if (!answer.button.accept || !answer.value) {
       return;
     }
+    await this.startRestore(s, answer.value, false);
+  }
+
+  /**
+   * POST the restore. Another user's snapshot that installs from url:/vcs: sources is answered
+   * 409 ``needs_trust``: list the sources, and retry with ``trust_sources`` once confirmed.
+   */
+  private async startRestore(
+    s: ISnapshotSummary,
+    name: string,
+    trust: boolean
+  ): Promise<void> {
     try {
       const { task } = await requestAPI<{ task: string }>(
         this.settings,
         `snapshots/${s.id}/restore`,
-        { method: 'POST', body: JSON.stringify({ name: answer.value }) }
+        {
+          method: 'POST',
+          body: JSON.stringify({
+            name,
+            ...(trust ? { trust_sources: true } : {})
+          })
+        }
       );
       await this.follow(task);
     } catch (error) {
+      const data = error instanceof APIError ? error.data : null;
+      if (!trust && data?.needs_trust) {
+        if (await this.confirmSources(s, data)) {
+          await this.startRestore(s, name, true);
+        } else {
+          this.say(
+            `Restore of ${s.short_id} cancelled: its sources were not trusted.`
+          );
+        }
+        return;
+      }
       this.say(`Restore failed: ${(error as Error).message}`, true);
     }
+  }
+
+  private async confirmSources(
+    s: ISnapshotSummary,
+    data: { message: string; sources: ISource[] }
+  ): Promise<boolean> {
+    const body = el(
+      'div',
+      { className: 'jp-HybridSnapshots-trust' },
+      el('p', {
+        textContent: `${s.owner}'s snapshot ${s.short_id} installs these packages from URLs or repositories, not from a package index. Their code runs on this server when they are installed.`
+      }),
+      el(
+        'ul',
+        { className: 'jp-HybridSnapshots-sources' },
+        ...data.sources.map(src =>
+          el(
+            'li',
+            {},
+            el('strong', { textContent: `${src.name} ${src.version}` }),
+            ' from ',
+            el('code', { textContent: src.source.replace(/^(url|vcs):/, '') })
+          )
+        )
+      ),
+      el('p', { textContent: 'Restore only if you trust these sources.' })
+    );
+    const answer = await showDialog({
+      title: 'Install from these sources?',
+      body: new Widget({ node: body }),
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.warnButton({ label: 'Trust and restore' })
+      ]
+    });
+    return answer.button.accept;
   }
 
   /** Poll a restore task, showing pip's progress, until it ends. */
