@@ -1,11 +1,12 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { KernelAPI, ServerConnection } from '@jupyterlab/services';
-import { closeIcon } from '@jupyterlab/ui-components';
+import { closeIcon, refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { GpuChart } from './gpuchart';
 import { GpuModel, IGpu, IGpuProcess } from './gpumodel';
 import { formatBytes } from './panel';
+import { labButton } from './ui';
 
 const GIB = 1024 ** 3;
 
@@ -108,6 +109,16 @@ export class GpuPanel extends Widget {
     this.title.caption = 'GPU panel: live metrics and memory by notebook';
     const h2 = document.createElement('h2');
     h2.textContent = 'GPUs';
+    const header = document.createElement('div');
+    header.className = 'jp-HybridPanel-header';
+    header.append(
+      h2,
+      labButton({
+        icon: refreshIcon,
+        title: 'Refresh: read the GPUs and their processes now',
+        onClick: () => void this.model.refresh()
+      })
+    );
     this.notices = document.createElement('div');
     this.notices.className = 'jp-GpuPanel-notices';
     this.message = document.createElement('p');
@@ -123,7 +134,7 @@ export class GpuPanel extends Widget {
     this.footer = document.createElement('p');
     this.footer.className = 'jp-GpuPanel-footer';
     this.node.append(
-      h2,
+      header,
       this.notices,
       this.message,
       this.cards,
@@ -224,12 +235,12 @@ export class GpuPanel extends Widget {
       meta.className = 'jp-GpuPanel-noticeMeta';
       meta.textContent = `${n.source}, ${new Date(n.time * 1000).toLocaleTimeString()}`;
       text.append(meta);
-      const close = document.createElement('button');
-      close.className = 'jp-Button jp-mod-minimal jp-GpuPanel-dismiss';
-      close.title = 'Dismiss this notice';
-      close.setAttribute('aria-label', 'Dismiss this notice');
-      closeIcon.element({ container: close, height: '16px', width: '16px' });
-      close.onclick = () => void this.model.dismiss(n.id);
+      const close = labButton({
+        icon: closeIcon,
+        title: 'Dismiss this notice',
+        className: 'jp-GpuPanel-dismiss',
+        onClick: () => void this.model.dismiss(n.id)
+      });
       div.append(text, close);
       this.notices.append(div);
     }
@@ -270,12 +281,17 @@ export class GpuPanel extends Widget {
         const actions = document.createElement('div');
         actions.className = 'jp-GpuPanel-actions';
         name.append(actions);
+        const icons = { interrupt: stopIcon, restart: refreshIcon };
         for (const action of ['interrupt', 'restart', 'shut down'] as const) {
-          const button = document.createElement('button');
-          button.className = 'jp-GpuPanel-action';
-          button.textContent = action;
-          button.onclick = () => void this.kernelAction(row, action);
-          actions.append(button);
+          actions.append(
+            labButton({
+              label: action,
+              icon: action === 'shut down' ? closeIcon : icons[action],
+              title: `${action} the kernel of ${row.label}`,
+              className: 'jp-GpuPanel-action',
+              onClick: () => void this.kernelAction(row, action)
+            })
+          );
         }
       }
     }

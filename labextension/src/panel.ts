@@ -1,7 +1,9 @@
 import { ServerConnection } from '@jupyterlab/services';
+import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './request';
+import { labButton } from './ui';
 
 /** What GET /jupyter-hybrid/info returns. */
 export interface IServerInfo {
@@ -52,10 +54,12 @@ export class HybridPanel extends Widget {
     header.className = 'jp-HybridPanel-header';
     const h2 = document.createElement('h2');
     h2.textContent = 'Hybrid';
-    const refresh = document.createElement('button');
-    refresh.className = 'jp-Button jp-mod-styled jp-HybridPanel-refresh';
-    refresh.textContent = 'Refresh';
-    refresh.onclick = () => void this.refresh();
+    const refresh = labButton({
+      icon: refreshIcon,
+      title: "Refresh: read this server's tier, site and limits again",
+      className: 'jp-HybridPanel-refresh',
+      onClick: () => void this.refresh()
+    });
     header.append(h2, refresh);
     this.body = document.createElement('div');
     this.body.className = 'jp-HybridPanel-body';

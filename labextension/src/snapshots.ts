@@ -1,8 +1,16 @@
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { KernelSpec, ServerConnection } from '@jupyterlab/services';
+import {
+  deleteIcon,
+  downloadIcon,
+  LabIcon,
+  refreshIcon,
+  runIcon
+} from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { APIError, requestAPI } from './request';
+import { labButton, labSelect } from './ui';
 
 /** A snapshot as listed by GET /jupyter-hybrid/snapshots. */
 export interface ISnapshotSummary {
@@ -75,7 +83,7 @@ export class SnapshotsPanel extends Widget {
       className: 'jp-HybridSnapshots-kernel'
     });
     this.nameInput = el('input', {
-      className: 'jp-HybridSnapshots-name',
+      className: 'jp-mod-styled jp-HybridSnapshots-name',
       placeholder: 'name (optional)'
     });
     const capture = el('button', {
@@ -94,11 +102,25 @@ export class SnapshotsPanel extends Widget {
     this.list = el('ul', { className: 'jp-HybridSnapshots-list' });
     this.output = el('pre', { className: 'jp-HybridSnapshots-output' });
     this.node.append(
-      el('h2', { textContent: 'Snapshots' }),
+      el(
+        'div',
+        { className: 'jp-HybridPanel-header' },
+        el('h2', { textContent: 'Snapshots' }),
+        labButton({
+          icon: refreshIcon,
+          title: 'Refresh the list of snapshots',
+          onClick: () => void this.refresh()
+        })
+      ),
       el(
         'div',
         { className: 'jp-HybridSnapshots-form' },
-        el('label', { textContent: 'Kernel ' }, this.kernelSelect),
+        el(
+          'label',
+          { className: 'jp-HybridSnapshots-label' },
+          'Kernel',
+          labSelect(this.kernelSelect, 'jp-HybridSnapshots-kernelSelect')
+        ),
         this.nameInput,
         capture
       ),
@@ -177,37 +199,53 @@ export class SnapshotsPanel extends Widget {
     for (const s of snapshots) {
       const check = el('input', { type: 'checkbox', value: s.id });
       check.onchange = () => this.updateDiffButton();
-      const label = `${s.name ?? ''} Python ${s.python ?? '?'}, ${s.packages} packages`;
+      const meta = [
+        `Python ${s.python ?? '?'}`,
+        `${s.packages} packages`,
+        ...(s.shared ? [`shared by ${s.owner}`] : [])
+      ].join(' · ');
+      const button = (
+        label: string,
+        icon: LabIcon,
+        title: string,
+        onClick: () => void
+      ) => labButton({ label, icon, title, onClick });
       const actions = el(
-        'span',
+        'div',
         { className: 'jp-HybridSnapshots-actions' },
-        el('button', {
-          className: 'jp-Button jp-mod-minimal',
-          textContent: 'binder.zip',
-          onclick: () => void this.download(s, 'binder')
-        }),
-        el('button', {
-          className: 'jp-Button jp-mod-minimal',
-          textContent: 'requirements.txt',
-          onclick: () => void this.download(s, 'requirements')
-        }),
-        el('button', {
-          className: 'jp-Button jp-mod-minimal',
-          textContent: 'Restore',
-          onclick: () => void this.restore(s)
-        }),
-        el('button', {
-          className: 'jp-Button jp-mod-minimal',
-          textContent: 'Delete',
-          onclick: () => void this.remove(s)
-        })
+        button('binder.zip', downloadIcon, 'Download a Binder folder', () =>
+          this.download(s, 'binder')
+        ),
+        button(
+          'requirements.txt',
+          downloadIcon,
+          'Download pinned requirements',
+          () => this.download(s, 'requirements')
+        ),
+        button('Restore', runIcon, 'Restore as a new kernel', () =>
+          this.restore(s)
+        ),
+        button('Delete', deleteIcon, 'Delete this snapshot', () =>
+          this.remove(s)
+        )
       );
       const item = el(
         'li',
         { className: 'jp-HybridSnapshots-item' },
-        check,
-        el('code', { textContent: s.short_id }),
-        ` ${label.trim()} `,
+        el(
+          'label',
+          { className: 'jp-HybridSnapshots-itemHead' },
+          check,
+          el('span', {
+            className: 'jp-HybridSnapshots-itemName',
+            textContent: s.name ?? '(no name)'
+          }),
+          el('code', { textContent: s.short_id })
+        ),
+        el('div', {
+          className: 'jp-HybridSnapshots-itemMeta',
+          textContent: meta
+        }),
         actions
       );
       item.dataset.id = s.id;
