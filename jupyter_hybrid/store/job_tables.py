@@ -8,7 +8,7 @@ its history (`job_id` then becomes NULL).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,7 +30,26 @@ from .tables import Base, _Json, utcnow
 
 RUN_STATES = ("queued", "running", "completed", "failed", "cancelled")
 WORKLOAD_KINDS = ("server", "run", "deployment")
-_Now = DateTime(timezone=True)
+
+
+class _UTC(TypeDecorator):
+    """Aware UTC datetimes in and out, on every backend (SQLite itself keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("store aware datetimes only (UTC)")
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_Now = _UTC()
 
 
 class Job(Base):
