@@ -135,7 +135,7 @@ def test_tiers_with_live_availability_and_reasons():
     assert '<input type="radio" name="tier" value="medium" checked>' in html
     assert "1 of 2 cores free" in html
     assert '<label class="jh-tier jh-disabled" data-tier="gpu-1"' in html
-    assert "Unavailable: local: needs 1 GPU(s); no GPU on this site (no NVIDIA driver)" in html
+    assert "Unavailable: local: needs 1 GPU; no GPU on this site (no NVIDIA driver)" in html
     assert 'value="gpu-1" disabled' in html
     assert "Small &amp; fast" in html and "This &lt;machine&gt;" in html  # escaped
     # each tier offers the environments that can start with it; one that cannot is disabled, with why

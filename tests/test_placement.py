@@ -68,8 +68,8 @@ def test_gpu_tiers_need_free_gpus_of_the_model():
     }
     decision = place(CATALOG, req("a100"), states)
     assert decision.site == "cloud-us"
-    assert "onprem: needs 2 A100 GPU(s); 1 free on onprem" in decision.reasons
-    assert "cloud-eu: needs 2 A100 GPU(s); 0 free on cloud-eu" in decision.reasons
+    assert "onprem: needs 2 A100 GPUs; 1 free on onprem" in decision.reasons
+    assert "cloud-eu: needs 2 A100 GPUs; 0 free on cloud-eu" in decision.reasons
 
 
 def test_nothing_fits_says_why_for_each_site():
@@ -81,9 +81,9 @@ def test_nothing_fits_says_why_for_each_site():
     decision = place(CATALOG, req("a100"), states)
     assert decision.site is None
     assert decision.reasons == [
-        "onprem: needs 2 A100 GPU(s); no GPU on this site (no NVIDIA driver)",
+        "onprem: needs 2 A100 GPUs; no GPU on this site (no NVIDIA driver)",
         "cloud-eu: cloud-eu is unreachable: connection refused",
-        "cloud-us: needs 2 A100 GPU(s); no GPU on this site (no NVIDIA driver)",
+        "cloud-us: needs 2 A100 GPUs; no GPU on this site (no NVIDIA driver)",
     ]
 
 
@@ -364,10 +364,10 @@ def test_mig_slices_are_their_own_model():
         states[s].reachable, states[s].error = False, "down"
     decision = place(cat, ask("mig"), states)
     assert decision.site == "onprem-b"
-    assert "onprem-a: needs 1 A100 MIG 1g.10gb slice(s); 0 free on onprem-a" in decision.reasons
+    assert "onprem-a: needs 1 A100 MIG 1g.10gb slice; 0 free on onprem-a" in decision.reasons
     # whole-GPU tiers do not count MIG slices as GPUs
     states = all_states(cat, onprem_a={"total": 0, "free": 0, "mig": (7, 7)})
-    assert "onprem-a: needs 2 A100 GPU(s); 0 free on onprem-a" in place(cat, ask(), states).reasons
+    assert "onprem-a: needs 2 A100 GPUs; 0 free on onprem-a" in place(cat, ask(), states).reasons
 
 
 def test_kubernetes_sites_need_free_cores():

@@ -97,7 +97,7 @@ def test_json_contract_through_the_command(files):
     assert decision["reasons"] == [
         "onprem full (8/8 A100); cloud-eu chosen: cheapest cloud site with capacity, "
         "2.9 per hour, region eu-west-1",
-        "onprem: needs 2 A100 GPU(s); 0 free on onprem",
+        "onprem: needs 2 A100 GPUs; 0 free on onprem",
         "cloud-us: dataset 'claims' may only be processed in eu-*; cloud-us is in us-east-1",
     ]
 
@@ -135,7 +135,7 @@ def test_readable_output(files):
     catalog, state, _ = files
     out = run("--catalog", catalog, "--state", state, "--user", "alice", "--group", "ml", "--tier", "a100")
     assert out.returncode == 0, out.stderr
-    assert "Placed on cloud-us (2/h, starts now)" in out.stdout
+    assert "Placed on cloud-us (2 per hour, starts now)" in out.stdout
     assert "Why: onprem full (8/8 A100); cloud-us chosen" in out.stdout
     assert "Ranked: cloud-us, cloud-eu" in out.stdout
     out = run("--catalog", catalog, "--state", state, "--user", "alice", "--tier", "a100")

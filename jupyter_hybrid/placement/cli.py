@@ -19,6 +19,7 @@ from pathlib import Path
 from ..catalog import Catalog, CatalogError, load_catalog
 from ..quote import quote
 from ..sitedata import SiteState
+from ..wording import price_text, wait_text
 from . import Request, Usage, environment_problems, place
 from .rules import MAX_NAME, default_for
 from .statefile import StateFileError, parse_state
@@ -124,8 +125,8 @@ def explain_text(request: Request, decision, catalog: Catalog) -> str:
         lines.append("Cannot be placed:")
         lines += [f"  - {r}" for r in decision.reasons]
         return "\n".join(lines)
-    start = "starts now" if decision.wait_seconds is None else f"starts in ~{decision.wait_seconds:g} s"
-    lines.append(f"Placed on {decision.site} ({decision.price:g}/h, {start})")
+    start = "starts now" if decision.wait_seconds is None else f"starts in {wait_text(decision.wait_seconds)}"
+    lines.append(f"Placed on {decision.site} ({price_text(decision.price, catalog.currency)}, {start})")
     lines.append(f"Why: {decision.reasons[0]}")
     if len(decision.ranked) > 1:
         lines.append(f"Ranked: {', '.join(decision.ranked)}")

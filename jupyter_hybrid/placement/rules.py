@@ -190,11 +190,11 @@ def tier_fit_problem(tier: Tier, state: SiteState, overcommit: Overcommit | None
         free = matching(tier, state.gpus_free)
         if free < tier.gpu:
             unit = (
-                f"{gpu_label(tier)} slice(s)"
+                f"{gpu_label(tier)} slice"
                 if tier.mig
-                else f"{tier.gpu_model + ' ' if tier.gpu_model else ''}GPU(s)"
+                else f"{tier.gpu_model + ' ' if tier.gpu_model else ''}GPU"
             )
-            wanted = f"{tier.gpu} {unit}"
+            wanted = count(tier.gpu, unit)
             if not state.gpus_total:
                 return f"needs {wanted}; no GPU on this site ({state.gpu_reason or 'none found'})"
             return f"needs {wanted}; {free} free on {state.name}"
