@@ -173,9 +173,25 @@ async def test_gpu_memory_is_attributed_to_the_kernels_notebook(jp_fetch, jp_ser
         await jp_fetch("api", "sessions", session["id"], method="DELETE")
 
 
-@pytest.mark.parametrize("ttl", [float("nan"), float("inf"), 0, -5, 7 * 86400 + 1])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"message": "x", "ttl": NaN}', "NaN is not a JSON value"),
+        (b'{"message": "x", "ttl": Infinity}', "Infinity is not a JSON value"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"message": "\xff"}', "not UTF-8"),
+        (b'{"message": ', "not valid JSON"),
+    ],
+)
+async def test_malformed_notice_bodies_are_400(jp_fetch, raw, expected):
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("jupyter-hybrid", "gpu", "notices", method="POST", body=raw)
+    assert e.value.code == 400 and expected in json.loads(e.value.response.body)["message"]
+
+
+@pytest.mark.parametrize("ttl", [0, -5, 7 * 86400 + 1])
 async def test_bad_ttl_states_the_rule(jp_fetch, ttl):
-    body = json.dumps({"message": "x", "ttl": ttl})  # NaN and Infinity as Python's json writes them
+    body = json.dumps({"message": "x", "ttl": ttl})
     with pytest.raises(HTTPClientError) as e:
         await jp_fetch("jupyter-hybrid", "gpu", "notices", method="POST", body=body)
     message = json.loads(e.value.response.body)["message"]

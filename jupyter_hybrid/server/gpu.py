@@ -82,7 +82,7 @@ class GpuNoticesHandler(GpuMixin, HybridAPIHandler):
     @authorized
     @json_errors
     async def post(self):
-        req = NoticeRequest.model_validate(json.loads(self.request.body or b"{}"))
+        req = self.json_body(NoticeRequest)
         notice = self.notices.add(req)
         self.log.info("GPU notice from %s: %s", req.source, req.message)
         self.set_status(201)
