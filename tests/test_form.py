@@ -575,3 +575,16 @@ def test_every_catalog_text_is_escaped():
         # the notice, the GPU reason and (to admins) the site's error
         assert text.count(EVIL) >= 12, text.count(EVIL)
         assert "{{" in html and "49" not in text  # template syntax in data is never evaluated
+
+
+def test_availability_says_what_an_overcommitted_site_may_still_promise():
+    from jupyter_hybrid.catalog.model import Overcommit
+
+    busy = SiteState(
+        name="local", kind="local", region="r", cpu_total=2, cpu_free=0, memory_total=4 * GiB,
+        memory_free=GiB, cpu_reserved=2, memory_reserved=3 * GiB,
+    )  # fmt: skip
+    plain = availability(busy, overcommit=Overcommit())
+    assert plain.startswith("0 of 2 cores free, 1 GiB memory free") and "promised" not in plain
+    line = availability(busy, overcommit=Overcommit(cpu=2))
+    assert line.startswith("0 of 2 cores free (2 of 4 cores promised, overcommit 2×), 1 GiB memory free,")

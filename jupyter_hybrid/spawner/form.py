@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import jinja2
 
 from ..catalog import Catalog, Tier, TierOption, format_bytes
+from ..catalog.model import Overcommit
 from ..placement import Decision, Request, Usage, access_problem
 from ..wording import count, price_text
 from ..wording import wait_text as about
@@ -74,14 +75,24 @@ def _amount(guarantee, limit, show, low, what: str) -> str:
     return show(limit) if guarantee == limit else f"{low(guarantee)}–{show(limit)}"
 
 
-def availability(state: SiteState, admin: bool = True) -> str:
-    """'2 of 2 cores free, 20 GiB memory free, no GPU on this site (no NVIDIA driver)'."""
+def availability(state: SiteState, admin: bool = True, overcommit: Overcommit | None = None) -> str:
+    """'2 of 2 cores free, 20 GiB memory free, no GPU on this site (no NVIDIA driver)'; where the
+    site overcommits, what running servers reserve of what it may promise, so that a tier offered
+    while "0 of 2 cores free" says why it still fits."""
     if not state.reachable:
         return f"unreachable: {state.error}" if admin else "unavailable right now"
-    parts = [
-        f"{state.cpu_free:g} of {count(state.cpu_total, 'core')} free",
-        f"{format_bytes(state.memory_free)} memory free",
-    ]
+    cpu = f"{state.cpu_free:g} of {count(state.cpu_total, 'core')} free"
+    memory = f"{format_bytes(state.memory_free)} memory free"
+    if overcommit is not None and state.cpu_reserved is not None and overcommit.cpu > 1:
+        promised = count(state.cpu_total * overcommit.cpu, "core")
+        cpu += f" ({state.cpu_reserved:g} of {promised} promised, overcommit {overcommit.cpu:g}×)"
+    if overcommit is not None and state.memory_reserved is not None and overcommit.memory > 1:
+        held, promised = (
+            format_bytes(state.memory_reserved),
+            format_bytes(state.memory_total * overcommit.memory),
+        )
+        memory += f" ({held} of {promised} promised, overcommit {overcommit.memory:g}×)"
+    parts = [cpu, memory]
     if state.gpus_total:
         parts += [f"{state.gpus_free.get(m, 0)} of {n} {m} free" for m, n in state.gpus_total.items()]
     else:
@@ -192,7 +203,7 @@ class _View:
             site=decision.site,
             region=state.region if state else (spec.region if spec else ""),
             price=price_text(decision.price, self.catalog.currency),
-            live=availability(state, self.admin) if state else "",
+            live=availability(state, self.admin, spec.overcommit if spec else None) if state else "",
             wait=None if decision.wait_seconds is None else wait_text(decision.wait_seconds),
         )
 
@@ -351,7 +362,7 @@ def _site_rows(view: _View) -> list[dict]:
         elif not state.reachable:
             text = f"Unavailable: {state.error or 'unreachable'}" if view.admin else "unavailable right now"
         else:
-            text = availability(state)
+            text = availability(state, overcommit=spec.overcommit)
         rows.append(
             {
                 "name": name,
