@@ -65,3 +65,8 @@ def test_misfire_policy_is_checked():
     assert check_misfire("skip") == "skip"
     with pytest.raises(ScheduleError, match="use 'once' \\(default\\) or 'skip'"):
         check_misfire("all")
+
+
+def test_nicknames_are_described_in_words():
+    assert parse_schedule("@daily", "UTC").describe() == "At 00:00 (UTC)"
+    assert parse_schedule("@hourly", "UTC").describe().startswith("Every hour")

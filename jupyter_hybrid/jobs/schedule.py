@@ -11,14 +11,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cron_descriptor import get_description
+from cron_descriptor import Options, get_description
 from croniter import croniter
 
 from ..quote import quote
 
 ONCE = "once"
 MISFIRE_POLICIES = ("once", "skip")
-_NICKNAMES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 MAX_LENGTH = 200
 TZ_HINT = "use an IANA name such as 'Europe/Paris', 'America/New_York' or 'UTC'"
 CRON_HINT = (
@@ -42,10 +50,12 @@ class Schedule:
         return ZoneInfo(self.tz)
 
     def describe(self) -> str:
-        """'At 06:00 AM, Monday through Friday (Europe/Paris)', or 'once, when published'."""
+        """'At 06:00, Monday through Friday (Europe/Paris)', or 'once, when published'."""
         if self.cron is None:
             return "once, when published"
-        return f"{get_description(self.cron)} ({self.tz})"
+        options = Options()
+        options.use_24hour_time_format = True  # "At 06:00", read the same everywhere
+        return f"{get_description(_NICKNAMES.get(self.cron, self.cron), options)} ({self.tz})"
 
     def next_after(self, moment: datetime) -> datetime | None:
         """The first due time strictly after `moment` (aware, UTC), or None for a one-off."""

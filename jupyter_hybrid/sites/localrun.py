@@ -29,6 +29,7 @@ from ..jobs.execute import EVENTS, INPUT, OUTPUT, RESULT
 from ..snapshots.environ import is_secret
 
 RUNNER_LOG = "runner.log"
+RUN_KERNEL = "jupyter-hybrid-run"  # the kernelspec written into a run's folder for its environment
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,38 @@ def run_env(extra: dict[str, str], environ: dict[str, str] | None = None) -> dic
     environ = dict(os.environ if environ is None else environ)
     env = {k: v for k, v in environ.items() if not is_secret(k)}
     env.update(extra)
+    return env
+
+
+def kernel_for(run_dir: Path, python: str | None) -> tuple[str, dict[str, str]]:
+    """The kernel a run executes with, and the variables that make it findable.
+
+    No environment python: this interpreter's own `python3` kernel. Otherwise a kernelspec in
+    the run's folder that starts ipykernel with that environment's interpreter (the run process
+    finds it through JUPYTER_PATH), so a run uses exactly the environment its job names."""
+    if not python:
+        return "python3", {}
+    prefix = Path(python).expanduser()
+    exe = prefix if prefix.is_file() else prefix / "bin" / "python"
+    spec_dir = run_dir / "kernels" / RUN_KERNEL
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [str(exe), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({exe})",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    path = os.pathsep.join(p for p in (str(run_dir), os.environ.get("JUPYTER_PATH", "")) if p)
+    return RUN_KERNEL, {"JUPYTER_PATH": path}
+
+
+def limits_env(cpu_limit: float | None, mem_limit: int | None, gpus: list[int]) -> dict[str, str]:
+    """The tier's limits as JupyterHub hands them to local servers, and only the reserved GPUs."""
+    env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus))}
+    if cpu_limit:
+        env["CPU_LIMIT"] = f"{cpu_limit:g}"
+    if mem_limit:
+        env["MEM_LIMIT"] = str(int(mem_limit))
     return env
 
 

@@ -122,6 +122,8 @@ class Run(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(_Json)
     lease_owner: Mapped[str | None] = mapped_column(String(255))
     lease_until: Mapped[datetime | None] = mapped_column(_Now)
+    waiting: Mapped[str | None] = mapped_column(Text)  # why a queued run has not started yet
+    host: Mapped[str | None] = mapped_column(String(255))  # where its process runs (local sites)
 
 
 class Allocation(Base):

@@ -218,6 +218,75 @@ class JobStore:
                 setattr(run, key, value)
             return run
 
+    def finish(self, run_id: int, status: str, now: datetime, **fields: Any) -> Run | None:
+        """End a run that is still queued or running; None when it already ended (cancelled
+        meanwhile, or finished by another replica): an end is never overwritten."""
+        with session(self.engine) as s:
+            run = s.get(Run, run_id)
+            if run is None or run.status not in ACTIVE:
+                return None
+            run.status, run.ended_at = status, now
+            run.lease_owner = run.lease_until = None
+            run.waiting = None
+            for key, value in fields.items():
+                setattr(run, key, value)
+            return run
+
+    def requeue(self, run_id: int, waiting: str, not_before: datetime) -> None:
+        """Put a claimed run back in its place in the queue, saying why it waits."""
+        with session(self.engine) as s:
+            run = s.get(Run, run_id)
+            if run is not None and run.status == "running":
+                run.status, run.started_at, run.waiting = "queued", None, waiting[:2000]
+                run.lease_owner = run.lease_until = None
+                run.not_before = not_before
+
+    def retry(self, failed: Run, now: datetime, delay: float) -> Run:
+        """Queue the next attempt of a failed run after `delay` seconds (its policy's backoff)."""
+        with session(self.engine) as s:
+            run = Run(
+                job_id=failed.job_id,
+                owner=failed.owner,
+                job_name=failed.job_name,
+                version=failed.version,
+                attempt=failed.attempt + 1,
+                retry_of=failed.retry_of or failed.id,
+                status="queued",
+                trigger="retry",
+                parameters=failed.parameters,
+                due_at=failed.due_at,
+                queued_at=now,
+                not_before=now + timedelta(seconds=delay),
+                tier=failed.tier,
+                environment=failed.environment,
+            )
+            s.add(run)
+            return run
+
+    def adopt(self, owner: str, now: datetime, lease: float) -> list[Run]:
+        """Running runs `owner` held before it restarted: taken back at once, not after the lease."""
+        with session(self.engine) as s:
+            stmt = select(Run).where(Run.status == "running", Run.lease_owner == owner)
+            runs = list(s.scalars(_locked(stmt, s)))
+            for run in runs:
+                run.lease_until = now + timedelta(seconds=lease)
+            return runs
+
+    def versions(self, job_id: int) -> list[JobVersion]:
+        with session(self.engine, write=False) as s:
+            stmt = select(JobVersion).where(JobVersion.job_id == job_id).order_by(JobVersion.number)
+            return list(s.scalars(stmt))
+
+    def last_runs(self, job_ids: Sequence[int]) -> dict[int, Run]:
+        """The newest run of each job (for lists: last status)."""
+        if not job_ids:
+            return {}
+        with session(self.engine, write=False) as s:
+            newest = (
+                select(func.max(Run.id)).where(Run.job_id.in_(list(job_ids))).group_by(Run.job_id)
+            ).scalar_subquery()
+            return {r.job_id: r for r in s.scalars(select(Run).where(Run.id.in_(newest)))}
+
     def renew(self, owner: str, now: datetime, lease: float) -> int:
         """Extend the lease of every running run `owner` holds; returns how many."""
         with session(self.engine) as s:
@@ -249,6 +318,10 @@ class JobStore:
             if statuses:
                 stmt = stmt.where(Run.status.in_(statuses))
             return list(s.scalars(stmt))
+
+    def job_by_id(self, job_id: int | None) -> Job | None:
+        with session(self.engine, write=False) as s:
+            return None if job_id is None else s.get(Job, job_id)
 
     def run(self, owner: str | None, run_id: int) -> Run:
         with session(self.engine, write=False) as s:
