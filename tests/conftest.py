@@ -22,6 +22,7 @@ def jp_server_config(jp_server_config, tmp_path):
         "HybridServerApp": {
             "db_url": f"sqlite:///{tmp_path / 'hybrid.sqlite'}",
             "envs_dir": str(tmp_path / "envs"),
+            "runs_dir": str(tmp_path / "runs"),
         },
     }
 

@@ -59,6 +59,10 @@ class Scheduler:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    @property
+    def started(self) -> bool:
+        return self._main is not None
+
     def start(self) -> None:
         self._main = asyncio.ensure_future(self._loop())
 

@@ -58,6 +58,40 @@ class HybridServerApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    runs_dir = Unicode(
+        help="""Folder where job runs keep their files (injected notebook, output, live log).
+
+        Default: <jupyter data dir>/jupyter_hybrid/runs. Used when the control plane runs in
+        this server (plain `jupyter lab`); under a hub the control-plane service keeps runs.
+        """,
+    ).tag(config=True)
+
+    catalog_file = Unicode(
+        help="""The catalog (tiers, environments, sites) jobs are published on.
+
+        Default: $JUPYTER_HYBRID_CATALOG, else the embedded default catalog (this machine).
+        """,
+    ).tag(config=True)
+
+    run_limit = Int(
+        4,
+        min=1,
+        help="""Job runs at once over all jobs, when the control plane runs in this server.
+
+        Default: 4. Each job has its own concurrency limit as well (default 1).
+        """,
+    ).tag(config=True)
+
+    @default("runs_dir")
+    def _default_runs_dir(self):
+        return str(Path(jupyter_data_dir()) / "jupyter_hybrid" / "runs")
+
+    @default("catalog_file")
+    def _default_catalog_file(self):
+        from ..spawner.hybrid import DEFAULT_CATALOG
+
+        return os.environ.get("JUPYTER_HYBRID_CATALOG") or DEFAULT_CATALOG
+
     @default("db_url")
     def _default_db_url(self):
         from ..store.db import default_url
@@ -73,9 +107,10 @@ class HybridServerApp(ExtensionApp):
         from ..store.snapshots import SnapshotStore
         from .tasks import Tasks
 
+        engine = make_engine(self.db_url)
         self.settings.update(
             {
-                "jupyter_hybrid.snapshot_store": SnapshotStore(make_engine(self.db_url)),
+                "jupyter_hybrid.snapshot_store": SnapshotStore(engine),
                 "jupyter_hybrid.owner": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(),
                 "jupyter_hybrid.envs_dir": self.envs_dir,
                 "jupyter_hybrid.max_body_bytes": self.max_body_bytes,
@@ -84,6 +119,25 @@ class HybridServerApp(ExtensionApp):
             }
         )
         self._start_gpu_sampler()
+        self._control_plane(engine)
+
+    def _control_plane(self, engine):
+        """Jobs are answered by a control plane in this process (plain lab)."""
+        from ..catalog import CatalogFile
+        from ..control import ControlPlane
+        from ..control.scheduler import Scheduler
+        from .jobs import InProcess
+
+        catalog = CatalogFile(self.catalog_file)
+        plane = ControlPlane(engine, catalog.get, self.runs_dir, logger=self.log)
+        scheduler = Scheduler(plane, global_limit=self.run_limit)
+        owner = self.settings["jupyter_hybrid.owner"]
+        self.settings["jupyter_hybrid.control"] = InProcess(plane, owner, self.max_body_bytes, scheduler)
+
+    async def _start_jupyter_server_extension(self, serverapp):
+        control = self.settings.get("jupyter_hybrid.control")
+        if hasattr(control, "start"):
+            control.start()
 
     def _start_gpu_sampler(self):
         from ..gpu.notices import Notices
@@ -97,9 +151,14 @@ class HybridServerApp(ExtensionApp):
         sampler = self.settings.get("jupyter_hybrid.gpu_sampler")
         if sampler is not None:
             sampler.stop()
+        control = self.settings.get("jupyter_hybrid.control")
+        if hasattr(control, "stop"):
+            await control.stop()
 
     def initialize_handlers(self):
         from .gpu import HANDLERS as GPU_HANDLERS
+        from .jobs import HANDLERS as JOB_HANDLERS
         from .snapshots import HANDLERS
 
-        self.handlers.extend([(r"/jupyter-hybrid/info", InfoHandler), *HANDLERS, *GPU_HANDLERS])
+        info = (r"/jupyter-hybrid/info", InfoHandler)
+        self.handlers.extend([info, *HANDLERS, *GPU_HANDLERS, *JOB_HANDLERS])
