@@ -251,3 +251,26 @@ async def test_delete_removes_or_keeps_history(plane):
     _, run = await call(plane, ALICE, "POST", "jobs/report/runs", {})
     assert (await call(plane, ALICE, "DELETE", "jobs/report", runs="delete"))[0] == 204
     assert (await call(plane, ALICE, "GET", f"runs/{run['id']}"))[0] == 404
+
+
+async def test_publish_pins_the_environment_and_runs_record_theirs(plane):
+    from jupyter_hybrid.store import Pinned, SnapshotStore
+
+    scheduler = Scheduler(plane, poll=0.1)
+    scheduler.start()
+    try:
+        status, created = await call(plane, ALICE, "POST", "jobs", job(content=notebook("1")))
+        _, got = await call(plane, ALICE, "GET", "jobs/report")
+        pinned = got["versions"][0]["snapshot_id"]
+        assert pinned and len(pinned) == 64
+        snapshots = SnapshotStore(plane.engine)
+        with pytest.raises(Pinned):  # a job's snapshot cannot be deleted under it
+            snapshots.delete("alice", pinned)
+        _, runs = await call(plane, ALICE, "GET", "jobs/report/runs")
+        run = await finished(plane, ALICE, runs["runs"][0]["id"])
+        assert run["snapshot_id"] == pinned and run["drift"] is False
+        plane.jobs.update(run["id"], snapshot_id="0" * 64)  # as if the environment changed since
+        _, again = await call(plane, ALICE, "GET", f"runs/{run['id']}")
+        assert again["drift"] is True
+    finally:
+        await scheduler.stop()

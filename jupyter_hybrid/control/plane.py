@@ -26,7 +26,9 @@ from ..quote import quote
 from ..sites import SiteRegistry
 from ..spawner.options import OptionsError, validate_options
 from ..store.jobs import ACTIVE, JobStore
+from ..store.snapshots import SnapshotStore
 from .identity import Caller
+from .pinning import EnvironmentPins
 from .views import job_view, run_view
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class ControlPlane:
         self.scheduler = None  # set by Scheduler: woken when something is queued
         self.sites = SiteRegistry()  # site objects shared by the scheduler and `options`
         self.site_timeout = 5.0
+        self.pins = EnvironmentPins(SnapshotStore(engine), self.log)
 
     def _wake(self) -> None:
         if self.scheduler is not None:
@@ -140,7 +143,12 @@ class ControlPlane:
         spec = self._choice(caller, parse_job(fields))
         nb, declared, values = read_version(body.get("content"), spec.parameters)
         spec = spec.model_copy(update={"parameters": values})
-        job = self.jobs.create(caller.writes(None), spec, nb, declared, self.clock())
+        owner = caller.writes(None)
+        if spec.name in {j.name for j in self.jobs.list(owner)}:
+            raise FileExistsError(f"you already have a job named {spec.name!r}: pick another name")
+        snapshot = self._snapshot(owner, spec, 1)
+        job = self.jobs.create(owner, spec, nb, declared, self.clock(), snapshot_id=snapshot)
+        self.pins.pin(owner, spec.name, snapshot)
         self._wake()
         return job_view(job, version=self.jobs.version(job.id, 1))
 
@@ -149,8 +157,15 @@ class ControlPlane:
         job = self.jobs.get(caller.writes(None), name)
         spec = JobSpec.model_validate(job.spec)
         nb, declared, _ = read_version(content, spec.parameters)
-        number = self.jobs.publish_version(job.owner, name, nb, declared)
-        return {"version": number, "declared": declared}
+        snapshot = self._snapshot(job.owner, spec, job.version + 1)
+        number = self.jobs.publish_version(job.owner, name, nb, declared, snapshot_id=snapshot)
+        self.pins.pin(job.owner, name, snapshot)
+        return {"version": number, "declared": declared, "snapshot_id": snapshot}
+
+    def _snapshot(self, owner: str, spec: JobSpec, version: int) -> str | None:
+        """The job's environment captured (or recognised) now, to pin to this version."""
+        env = self.catalog().environments.get(spec.environment)
+        return self.pins.current(owner, env.python if env else None, f"{spec.name} (job, v{version})")
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -182,6 +197,7 @@ class ControlPlane:
         for run in self.jobs.runs(caller.writes(None), name, ACTIVE):
             self.cancel_run(caller, run.id)
         runs = self.jobs.delete(caller.name, name, keep_runs)
+        self.pins.unpin(caller.name, name)
         if not keep_runs:
             for run in runs:
                 shutil.rmtree(self.run_dir(run.id), ignore_errors=True)
@@ -209,13 +225,21 @@ class ControlPlane:
         who = caller.reads(owner) if name is not None else caller.lists(owner)
         if name is not None:
             self.jobs.get(who, name)  # 404 for a job that is not there
-        return {"runs": [run_view(r) for r in self.jobs.runs(who, name)]}
+        return {"runs": self._views(self.jobs.runs(who, name))}
+
+    def _views(self, runs: list) -> list[dict]:
+        """Runs as shown, each with `drift`: whether it ran with another environment than the one
+        its version was published with."""
+        pinned: dict[tuple, str | None] = {}
+        for job_id in {r.job_id for r in runs if r.job_id is not None}:
+            pinned.update({(job_id, v.number): v.snapshot_id for v in self.jobs.versions(job_id)})
+        return [run_view(r, pinned.get((r.job_id, r.version))) for r in runs]
 
     def _run(self, caller: Caller, run_id: int):
         return self.jobs.run(None if caller.admin else caller.name, run_id)
 
     def get_run(self, caller: Caller, run_id: int) -> dict:
-        return run_view(self._run(caller, run_id))
+        return self._views([self._run(caller, run_id)])[0]
 
     def cancel_run(self, caller: Caller, run_id: int) -> dict:
         run = self.jobs.run(caller.writes(None), run_id)

@@ -197,11 +197,19 @@ class Scheduler:
                 JUPYTER_HYBRID_ENVIRONMENT=run.environment,
                 JUPYTER_HYBRID_SITE=site,
             )
-            return localrun.submit(run_dir, kernel, extra)
+            handle = localrun.submit(run_dir, kernel, extra)
+            # what it runs with, known after it started: a first capture takes a second
+            return handle, self.plane.pins.current(run.owner, env.python, f"{run.job_name} (job run)")
 
-        handle = await asyncio.to_thread(prepare)
+        handle, snapshot = await asyncio.to_thread(prepare)
         ran = await asyncio.to_thread(
-            self.store.update, run.id, handle=handle.to_json(), host=HOST, site=site, waiting=None
+            self.store.update,
+            run.id,
+            handle=handle.to_json(),
+            host=HOST,
+            site=site,
+            waiting=None,
+            snapshot_id=snapshot,
         )
         if ran.status != "running":  # cancelled while it was being prepared
             await asyncio.to_thread(localrun.cancel, handle)

@@ -13,7 +13,8 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def run_view(run: Run) -> dict:
+def run_view(run: Run, pinned: str | None = None) -> dict:
+    """`pinned`: the snapshot the run's version was published with (for `drift`)."""
     duration = None
     if run.started_at is not None and run.ended_at is not None:
         duration = round((run.ended_at - run.started_at).total_seconds(), 3)
@@ -36,6 +37,7 @@ def run_view(run: Run) -> dict:
         "environment": run.environment,
         "site": run.site,
         "snapshot_id": run.snapshot_id,
+        "drift": bool(pinned and run.snapshot_id and run.snapshot_id != pinned),
         "has_output": bool(run.output) and Path(run.output).is_file(),
         "error": run.error,
         "waiting": run.waiting if run.status == "queued" else None,
