@@ -171,3 +171,19 @@ def test_events_are_read_incrementally_and_torn_lines_wait(tmp_path):
 def test_submit_refuses_without_a_stored_input(tmp_path, missing):
     with pytest.raises(FileNotFoundError, match="store the injected notebook first"):
         localrun.submit(tmp_path, KERNEL, {})
+
+
+def test_a_run_started_ahead_waits_with_its_kernel_up_until_its_due_time(tmp_path):
+    import time
+
+    nb = make_notebook("print('go')")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    nbformat.write(inject(nb, {}), run_dir / INPUT)
+    due = time.time() + 4.0
+    handle = localrun.submit(run_dir, KERNEL, {"CUDA_VISIBLE_DEVICES": ""}, start_at=due)
+    result = asyncio.run(localrun.wait(handle, 120))
+    assert result.status == "completed", result.error
+    events = localrun.events(handle)[0]
+    first_cell = next(e for e in events if e["kind"] == "cell")
+    assert due <= first_cell["t"] + 0.001 and first_cell["t"] - due < 0.5  # not before, and promptly

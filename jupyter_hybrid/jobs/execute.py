@@ -1,6 +1,7 @@
 """The run process: executes one parameter-injected notebook with papermill.
 
-Started by a site (`sites/localrun.py`) as `python -m jupyter_hybrid.jobs.execute RUN_DIR KERNEL`,
+Started by a site (`sites/localrun.py`) as `python -m jupyter_hybrid.jobs.execute RUN_DIR KERNEL
+[START_AT]` (START_AT: epoch seconds the first cell waits for, the kernel already started),
 in a session of its own. RUN_DIR holds `input.ipynb` (already injected, stored before execution);
 this writes `output.ipynb` as cells finish, `events.jsonl` (the live log) and, last and atomically,
 `result.json`. It needs no token and no store: everything it reports goes into RUN_DIR.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import papermill
@@ -29,8 +31,13 @@ INPUT, OUTPUT, EVENTS, RESULT = "input.ipynb", "output.ipynb", "events.jsonl", "
 
 class _Manager(NotebookExecutionManager):
     writer: EventWriter | None = None
+    start_at: float | None = None  # epoch seconds: the kernel is up, the first cell waits for this
 
     def cell_start(self, cell, cell_index=None, **kwargs):
+        if self.start_at is not None:
+            # started ahead of its due time so that the kernel's start-up is not part of the lag
+            time.sleep(max(0.0, self.start_at - time.time()))
+            self.start_at = None
         if self.writer is not None and cell_index is not None:
             self.writer.emit("cell", index=cell_index + 1, cells=len(self.nb.cells))
         return super().cell_start(cell, cell_index, **kwargs)
@@ -40,13 +47,14 @@ class HybridEngine(NBClientEngine):
     """nbclient execution, reporting each cell's start as an event."""
 
     writer: EventWriter | None = None
+    start_at: float | None = None
 
     @classmethod
     def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=False, log_output=False,
                          autosave_cell_every=30, **kwargs):  # fmt: skip
         nb_man = _Manager(nb, output_path=output_path, progress_bar=False, log_output=False,
                           autosave_cell_every=autosave_cell_every)  # fmt: skip
-        nb_man.writer = cls.writer
+        nb_man.writer, nb_man.start_at = cls.writer, cls.start_at
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=False, **kwargs)
@@ -77,9 +85,9 @@ def _write_result(run_dir: Path, result: dict) -> None:
     os.replace(tmp, run_dir / RESULT)
 
 
-def run(run_dir: Path, kernel: str) -> int:
+def run(run_dir: Path, kernel: str, start_at: float | None = None) -> int:
     writer = EventWriter(run_dir / EVENTS)
-    HybridEngine.writer = writer
+    HybridEngine.writer, HybridEngine.start_at = writer, start_at
     papermill_engines.register(ENGINE, HybridEngine)
     source = papermill.iorw.load_notebook_node(str(run_dir / INPUT))
     writer.emit("start", cells=len(source.cells), kernel=kernel)
@@ -108,4 +116,4 @@ def run(run_dir: Path, kernel: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1]), sys.argv[2]))
+    sys.exit(run(Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else None))

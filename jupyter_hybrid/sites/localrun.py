@@ -91,14 +91,16 @@ def limits_env(cpu_limit: float | None, mem_limit: int | None, gpus: list[int]) 
     return env
 
 
-def submit(run_dir: Path, kernel: str, extra_env: dict[str, str]) -> RunHandle:
-    """Start the run process for `run_dir`/input.ipynb; it writes everything else there."""
+def submit(run_dir: Path, kernel: str, extra_env: dict[str, str], start_at: float | None = None) -> RunHandle:
+    """Start the run process for `run_dir`/input.ipynb; it writes everything else there.
+    `start_at` (epoch s): start the kernel now, run the first cell then (a scheduled run)."""
     if not (run_dir / INPUT).is_file():
         raise FileNotFoundError(f"{run_dir / INPUT} is missing: store the injected notebook first")
     log = open(run_dir / RUNNER_LOG, "ab")  # noqa: SIM115 (the child holds it; ours is closed below)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_hybrid.jobs.execute", str(run_dir), kernel],
+            [sys.executable, "-m", "jupyter_hybrid.jobs.execute", str(run_dir), kernel]
+            + ([] if start_at is None else [repr(float(start_at))]),
             cwd=run_dir,
             env=run_env(extra_env),
             stdin=subprocess.DEVNULL,
