@@ -117,7 +117,9 @@ async def test_a_failing_run_records_its_cell_and_is_retried_per_policy(plane):
         retried, first = runs  # newest first
         assert first["error"]["cell"] == 3 and first["error"]["ename"] == "ValueError"
         assert "bad input data" in first["error"]["evalue"]
-        assert retried["trigger"] == "retry" and retried["attempt"] == 2 and retried["retry_of"] == first["id"]
+        assert (
+            retried["trigger"] == "retry" and retried["attempt"] == 2 and retried["retry_of"] == first["id"]
+        )
         await asyncio.sleep(0.5)
         _, runs = await call(plane, ALICE, "GET", "jobs/report/runs")
         assert len(runs["runs"]) == 2  # attempts: 1 → no third try
@@ -272,5 +274,36 @@ async def test_publish_pins_the_environment_and_runs_record_theirs(plane):
         plane.jobs.update(run["id"], snapshot_id="0" * 64)  # as if the environment changed since
         _, again = await call(plane, ALICE, "GET", f"runs/{run['id']}")
         assert again["drift"] is True
+    finally:
+        await scheduler.stop()
+
+
+async def test_a_scheduled_run_starts_its_kernel_ahead_and_its_first_cell_on_time(plane):
+    from datetime import timedelta
+
+    scheduler = Scheduler(plane, poll=0.1, start_ahead=5.0)
+    status, created = await call(
+        plane, ALICE, "POST", "jobs", job(schedule="* * * * *", content=notebook("1"))
+    )
+    due = plane.jobs.get("alice", "report").next_due
+    real = plane.clock
+    shift = due - real() - timedelta(seconds=3)  # the plane's clock: 3 s before the due time, running
+    plane.clock = lambda: real() + shift
+    offset = shift.total_seconds()
+    scheduler.start()
+    try:
+
+        async def one_run():
+            _, runs = await call(plane, ALICE, "GET", "jobs/report/runs")
+            return runs["runs"] if runs["runs"] else None
+
+        runs = await until(one_run)
+        assert runs[0]["trigger"] == "schedule" and runs[0]["due_at"] == due.isoformat()
+        run = await finished(plane, ALICE, runs[0]["id"])
+        assert run["status"] == "completed", run["error"]
+        _, log = await call(plane, ALICE, "GET", f"runs/{run['id']}/log")
+        first = next(e for e in log["events"] if e["kind"] == "cell")
+        lag = first["t"] + offset - due.timestamp()  # in the plane's clock
+        assert -0.05 < lag < 1.0
     finally:
         await scheduler.stop()

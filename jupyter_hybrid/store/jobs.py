@@ -148,20 +148,22 @@ class JobStore:
             s.add(run)
             return run
 
-    def enqueue_due(self, now: datetime, limit: int = 500) -> list[Run]:
-        """Queue one run for every job due by `now` (missed due times: once, or skipped)."""
+    def enqueue_due(self, now: datetime, limit: int = 500, ahead: float = 0.0) -> list[Run]:
+        """Queue one run for every job due by `now` + `ahead` seconds (missed due times: once, or
+        skipped). Queued ahead, a run can start its kernel before its due time."""
         queued: list[Run] = []
+        horizon = now + timedelta(seconds=ahead)
         with session(self.engine) as s:
             stmt = (
                 select(Job)
-                .where(Job.next_due <= now, Job.paused.is_(False))
+                .where(Job.next_due <= horizon, Job.paused.is_(False))
                 .order_by(Job.next_due)
                 .limit(limit)
             )
             for job in s.scalars(_locked(stmt, s)):
                 spec = JobSpec.model_validate(job.spec)
                 when = spec.when
-                for due in when.due(job.next_due - timedelta(microseconds=1), now, spec.misfire):
+                for due in when.due(job.next_due - timedelta(microseconds=1), horizon, spec.misfire):
                     run = self._run(job, spec, "schedule", due, spec.parameters)
                     run.queued_at = now
                     try:
@@ -170,7 +172,7 @@ class JobStore:
                     except IntegrityError:  # another replica queued this due time already
                         continue
                     queued.append(run)
-                job.next_due = when.next_after(now)
+                job.next_due = when.next_after(horizon)
         return queued
 
     def claim(self, owner: str, now: datetime, lease: float, global_limit: int, n: int = 1) -> list[Run]:
