@@ -369,7 +369,7 @@ async def send(
         except (TypeError, ValueError) as e:
             refused = _one_line(f"the payload is not JSON: {e}")
     if refused is not None:
-        log.warning("Webhook %s not sent: %s", name, refused)
+        log.warning("Webhook %s: not sent: %s", name, refused)
         return result(False, None, 0, refused)
 
     client = SimpleAsyncHTTPClient(force_instance=True, max_body_size=BODY_LIMIT)
@@ -380,7 +380,7 @@ async def send(
         while True:
             left = deadline - (time.monotonic() - started)
             if left <= 0:
-                log.warning("Webhook %s: not sent: out of time (deadline %g s)", name, deadline)
+                log.warning("Webhook %s: giving up: out of time (deadline %g s)", name, deadline)
                 break
             made += 1
             status, retry_after, reason = await _try(client, url, body, min(timeout, left))
