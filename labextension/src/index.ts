@@ -10,10 +10,12 @@ import { GpuPanel } from './gpu';
 import { GpuModel, IGpuIntervals } from './gpumodel';
 import { GpuStatus } from './gpustatus';
 import { gpuIcon, hybridIcon, snapshotIcon } from './icons';
+import { jobsIcon } from './jobicon';
+import { jobsPlugin } from './jobsplugin';
 import { HybridPanel } from './panel';
 import { SnapshotsPanel } from './snapshots';
 
-export { gpuIcon, hybridIcon, snapshotIcon };
+export { gpuIcon, hybridIcon, jobsIcon, snapshotIcon };
 
 /** The palette category of every command: a search for "hybrid" finds them all. */
 const CATEGORY = 'Jupyter Hybrid';
@@ -193,4 +195,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, gpuPlugin];
+export default [plugin, gpuPlugin, jobsPlugin];

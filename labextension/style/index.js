@@ -1,3 +1,4 @@
 import './base.css';
 import './gpu.css';
+import './jobs.css';
 import 'uplot/dist/uPlot.min.css';
