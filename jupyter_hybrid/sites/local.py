@@ -17,7 +17,7 @@ import psutil
 from ..catalog import Environment, Site, Tier
 from ..gpu.devices import detect_gpus
 from ..sitedata import model_serves
-from .base import Allocation, BaseSite, CapacityError, SiteState
+from .base import Allocation, BaseSite, CapacityError, SiteState, gpu_label, gpu_need, gpu_shortage
 from .datasets import local_dataset_env
 
 
@@ -80,11 +80,18 @@ class LocalSite(BaseSite):
             await asyncio.shield(task)
         return self.state()
 
+    def _held(self) -> list[Allocation]:
+        """What every workload holds here: the ledger's rows of every kind and process when one is
+        attached, else this process's own reservations."""
+        if self.ledger is not None:
+            return [a.allocation() for a in self.ledger.held(self.name)]
+        return list(self.allocations.values())
+
     def state(self) -> SiteState:
         memory = psutil.virtual_memory()
         cpu_total = min(self.spec.max_cpu or _cores(), _cores())
         memory_total = min(self.spec.max_memory or memory.total, memory.total)
-        held = self.allocations.values()
+        held = self._held()
         devices, reason = self._devices()
         used = {i for a in held for i in a.gpus}
         total: dict[str, int] = {}
@@ -119,26 +126,61 @@ class LocalSite(BaseSite):
             return f"{launcher} not found: install jupyterhub and jupyter_hybrid in that environment"
         return None
 
+    def candidates(self, tier: Tier) -> tuple[list[tuple[int, str]], str | None]:
+        """The devices that serve ``tier`` (``(index, model)``, held or not) and, when there are no
+        devices at all, why (e.g. 'no NVIDIA driver'): what ``Ledger.hold`` picks from."""
+        devices, reason = self._devices()
+        serving = [(d.index, d.model) for d in devices if model_serves(d.model, tier.gpu_model, tier.mig)]
+        return serving, None if devices else reason
+
     def reserve(self, key: str, tier: Tier) -> Allocation:
-        gpus: list[int] = []
-        if tier.gpu:
-            devices, reason = self._devices()
-            used = {i for k, a in self.allocations.items() if k != key for i in a.gpus}
-            free = [
-                d.index
-                for d in devices
-                if d.index not in used and model_serves(d.model, tier.gpu_model, tier.mig)
-            ]
-            if len(free) < tier.gpu:
-                model = f" {tier.gpu_model}" if tier.gpu_model else ""
-                why = reason or f"{len(free)} free"
-                raise CapacityError(f"needs {tier.gpu}{model} GPU(s); {self.name}: {why}")
-            gpus = free[: tier.gpu]
-        allocation = Allocation(
-            cpu=tier.cpu_request, memory=tier.memory_request, gpus=gpus, gpu_count=len(gpus)
-        )
-        self.allocations[key] = allocation
+        """``hold`` as a server with no owner (with a ledger, call ``hold`` and name the owner)."""
+        return self.hold(key, tier)
+
+    def hold(self, key, tier, *, kind="server", owner="", groups=(), tier_name="", check=None) -> Allocation:
+        """Reserve the tier's cores, memory and GPUs for ``(kind, key)``. The GPUs are the lowest
+        serving indices that no other workload holds: with a ledger, those held by every process
+        sharing the store (servers, job runs, deployments), picked in one transaction with the
+        record; else those reserved in this process. CapacityError names the holders."""
+        groups = sorted(set(groups))
+        serving, reason = self.candidates(tier) if tier.gpu else ([], None)
+        if tier.gpu and reason:
+            unit = "slice" if tier.mig else "GPU"
+            raise CapacityError(f"{gpu_need(tier.gpu, gpu_label(tier), unit)}; {self.name}: {reason}")
+        if self.ledger is None:
+            gpus = self._pick_here(key, tier, serving)
+            allocation = Allocation(tier.cpu_request, tier.memory_request, gpus, len(gpus), owner, groups)
+        else:
+            held = self.ledger.hold(
+                kind,
+                key,
+                owner,
+                self.name,
+                tier_name,
+                tier.cpu_request,
+                tier.memory_request,
+                tier.gpu,
+                gpu_label(tier),
+                serving,
+                groups=groups,
+                check=check,
+            )
+            allocation = held.allocation()
+        self.allocations[key], self._kinds[key] = allocation, kind
         return allocation
+
+    def _pick_here(self, key: str, tier: Tier, serving: list[tuple[int, str]]) -> list[int]:
+        """This process's own pick (no ledger): indices no other key of this site holds."""
+        if not tier.gpu:
+            return []
+        others = ((self._kinds.get(k, "server"), a) for k, a in self.allocations.items() if k != key)
+        holder = {i: kind for kind, a in others for i in a.gpus}
+        free = [i for i, _ in serving if i not in holder]
+        if len(free) < tier.gpu:
+            held = [holder[i] for i, _ in serving if i in holder]
+            unit = "slice" if tier.mig else "GPU"
+            raise CapacityError(gpu_shortage(self.name, tier.gpu, gpu_label(tier), unit, len(free), held))
+        return free[: tier.gpu]
 
     def server_spawner(self, parent, tier, env, names, allocation, datasets=None, overrides=None):
         child = parent.make_child_spawner(parent.local_spawner_class)

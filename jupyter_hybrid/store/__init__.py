@@ -3,6 +3,7 @@
 from .db import default_url, make_engine, session
 from .errors import Ambiguous, NotFound, Pinned
 from .job_tables import Allocation, Job, JobVersion, Run
+from .ledger import HeldAllocation, Ledger
 from .snapshots import SnapshotStore
 from .tables import Base, Pin, SnapshotBody, SnapshotRecord, metadata
 
@@ -10,8 +11,10 @@ __all__ = [
     "Allocation",
     "Ambiguous",
     "Base",
+    "HeldAllocation",
     "Job",
     "JobVersion",
+    "Ledger",
     "NotFound",
     "Pin",
     "Pinned",

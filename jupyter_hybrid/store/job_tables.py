@@ -146,4 +146,5 @@ class Allocation(Base):
     gpu: Mapped[int] = mapped_column(Integer, default=0)
     gpu_model: Mapped[str | None] = mapped_column(String(128))
     gpus: Mapped[list[int]] = mapped_column(_Json, default=list)  # device indices on a local site
+    groups: Mapped[list[str]] = mapped_column(_Json, default=list)  # the owner's groups when placed
     created_at: Mapped[datetime] = mapped_column(_Now, default=utcnow)
