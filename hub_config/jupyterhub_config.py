@@ -125,6 +125,11 @@ c.Authenticator.allow_all = True
 # Placement: tiers and environments from the catalog, servers on the site placement picks.
 c.JupyterHub.spawner_class = "hybrid"
 c.HybridSpawner.catalog_file = CATALOG
+# The store the hub's spawner and the control-plane service share: its allocation ledger records what
+# every server, job run and API deployment holds, so no local GPU is handed out twice and quotas count
+# them all. The service gets the same URL as JUPYTER_HYBRID_DB_URL. Default: a file in the hub state dir.
+STORE_URL = env("JUPYTER_HYBRID_DB_URL") or f"sqlite:///{STATE / 'hybrid.sqlite'}"
+c.HybridSpawner.store_url = STORE_URL
 # The demo runs every user's server as the hub's own OS user (no system accounts needed).
 # In production keep the default LocalProcessSpawner (one system user per hub user).
 c.HybridSpawner.local_spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"

@@ -51,9 +51,8 @@ def hub_outcome(user: str, groups: list[str], options: dict) -> tuple[str | None
     """(site or None, the decision as a dict or the refusal's message) through HybridSpawner."""
     owner = SimpleNamespace(name=user, groups=[SimpleNamespace(name=g) for g in groups], url=f"/user/{user}/")
     orm = SimpleNamespace(name="", user_options=None, server=None)
-    sp = HybridSpawner(
-        user=owner, orm_spawner=orm, config=Config({"HybridSpawner": {"catalog_file": str(EXAMPLE)}})
-    )
+    settings = {"catalog_file": str(EXAMPLE), "store_url": ""}  # this hub process alone (no store)
+    sp = HybridSpawner(user=owner, orm_spawner=orm, config=Config({"HybridSpawner": settings}))
     try:
         resolution = asyncio.run(sp.resolve(options))
     except web.HTTPError as e:

@@ -96,6 +96,21 @@ class RecordingSite(GpuSite):
         raise RuntimeError("this test launches no server")
 
 
+#: the store_url every spawner of a test gets (the `store` fixture): a fresh SQLite file, or "" (no ledger)
+STORE = {"url": ""}
+
+
+@pytest.fixture(autouse=True, params=["ledger", "in-process"])
+def store(request, tmp_path):
+    """Each test twice: servers recorded in a store's allocation ledger, and counted in-process only."""
+    STORE["url"] = f"sqlite:///{tmp_path / 'hybrid.sqlite'}" if request.param == "ledger" else ""
+    yield STORE["url"]
+    ledger = hybrid._LEDGERS.pop(STORE["url"], None)
+    if ledger is not None:
+        ledger.engine.dispose()
+    STORE["url"] = ""
+
+
 @pytest.fixture
 def catalog_file(tmp_path):
     for site in CATALOG["sites"]:
@@ -116,8 +131,9 @@ def use(name, cls):
     """Put a site object of ``cls`` in the hub's registry (before the spawner syncs it)."""
     from jupyter_hybrid.catalog import parse_catalog
 
-    REGISTRY.sites[name] = cls(name, parse_catalog(CATALOG).sites[name])
-    return REGISTRY.sites[name]
+    site = REGISTRY.sites[name] = cls(name, parse_catalog(CATALOG).sites[name])
+    site.ledger = hybrid.ledger_for(STORE["url"]) if STORE["url"] else None  # as the hub's spawner sets it
+    return site
 
 
 def spawner(catalog_file, user, groups=(), server="", **settings) -> HybridSpawner:
@@ -125,17 +141,18 @@ def spawner(catalog_file, user, groups=(), server="", **settings) -> HybridSpawn
         name=user, groups=[SimpleNamespace(name=g) for g in groups], url=f"/user/{user}/", escaped_name=user
     )
     orm = SimpleNamespace(name=server, user_options=None, server=None)
-    config = Config({"HybridSpawner": {"catalog_file": str(catalog_file), **settings}})
-    return HybridSpawner(user=owner, orm_spawner=orm, config=config)
+    settings = {"catalog_file": str(catalog_file), "store_url": STORE["url"], **settings}
+    sp = HybridSpawner(user=owner, orm_spawner=orm, config=Config({"HybridSpawner": settings}))
+    sp._sites()  # as in a hub, the sites are synced (and read the ledger) before anyone spawns
+    return sp
 
 
 def hold(site, key, tier_name, user, groups=()):
     """Another server holding capacity on ``site`` (as start() leaves it)."""
     from jupyter_hybrid.catalog import parse_catalog
 
-    allocation = site.reserve(key, parse_catalog(CATALOG).tiers[tier_name])
-    allocation.user, allocation.groups = user, list(groups)
-    return allocation
+    tier = parse_catalog(CATALOG).tiers[tier_name]
+    return site.hold(key, tier, owner=user, groups=groups, tier_name=tier_name)
 
 
 def refused(coro) -> str:

@@ -21,7 +21,8 @@ from traitlets import Float, Type, Unicode, default
 from ..catalog import Catalog, CatalogFile
 from ..placement import Decision, Request, Usage, environment_problems, place, tier_fit_problem, usage_of
 from ..sites import CapacityError, SiteRegistry, SiteState
-from ..sites.base import Allocation, BaseSite
+from ..sites.base import Allocation, BaseSite, gpu_label
+from ..store.db import default_url
 from .fit import SiteProblems
 from .form import public_reasons, render_form, site_title, wait_text
 from .options import Choice, OptionsError, option_overrides, options_from_form, validate_options
@@ -32,8 +33,22 @@ DEFAULT_CATALOG = str(Path(__file__).parent.parent / "catalog" / "default.yaml")
 REGISTRY = SiteRegistry()
 _CATALOGS: dict[str, CatalogFile] = {}
 _LOGGED: dict[str, str] = {}  # site -> the error last logged for it (each error text logged once)
+_LEDGERS: dict[str, object] = {}  # store URL -> its Ledger (one engine per store and process)
 #: how often start() decides again when other servers took capacity or quota meanwhile
 PLACEMENT_RETRIES = 3
+
+
+class UsageChanged(Exception):
+    """Quota usage changed between the decision and the hold (another process held meanwhile)."""
+
+
+def ledger_for(url: str):
+    """The allocation ledger of the store at ``url`` (opened, and migrated, on first use)."""
+    if url not in _LEDGERS:
+        from ..store import Ledger, make_engine
+
+        _LEDGERS[url] = Ledger(make_engine(url))
+    return _LEDGERS[url]
 
 
 class Refusal(web.HTTPError):
@@ -168,6 +183,21 @@ class HybridSpawner(Spawner):
         """,
     ).tag(config=True)
 
+    store_url = Unicode(
+        help="""SQLAlchemy URL of the store whose allocation ledger records what every server holds.
+
+        The hub's spawner and the jupyter-hybrid control-plane service (job runs, API
+        deployments) must name the same store: local GPUs are then never handed out twice, and
+        quotas count servers, job runs and deployments alike. Empty: servers are counted in this
+        hub process only (runs and deployments are not seen). Default: $JUPYTER_HYBRID_DB_URL,
+        else SQLite in <jupyter data dir>/jupyter_hybrid/hybrid.sqlite (as the server extension).
+        """,
+    ).tag(config=True)
+
+    @default("store_url")
+    def _default_store_url(self):
+        return default_url()
+
     def __init__(self, **kwargs):
         # kept to build child spawners that share this server's user, ORM record and hub
         self._init_kwargs = dict(kwargs)
@@ -209,9 +239,23 @@ class HybridSpawner(Spawner):
     def _key(self) -> str:
         return f"{self.user.name}/{self.name}"
 
+    @property
+    def ledger(self):
+        """The store's allocation ledger (``store_url``), or None."""
+        url = self.store_url.strip()
+        return ledger_for(url) if url else None
+
+    def _sites(self) -> dict[str, BaseSite]:
+        """The catalog's sites, each reading and writing this hub's ledger."""
+        sites = REGISTRY.sync(self.catalog)
+        ledger = self.ledger
+        for site in REGISTRY.sites.values():
+            site.ledger = ledger
+        return sites
+
     async def site_states(self) -> dict[str, SiteState]:
         """Every catalog site's live state, read concurrently; a failing site is unreachable."""
-        sites = REGISTRY.sync(self.catalog)
+        sites = self._sites()
         states = await asyncio.gather(
             *(read_state(s, self.site_state_timeout, self.log) for s in sites.values())
         )
@@ -220,11 +264,27 @@ class HybridSpawner(Spawner):
         return dict(zip(sites, states, strict=True))
 
     def usage(self) -> Usage:
-        """GPUs and cores held now by this user and their groups on every site (this server excluded)."""
+        """GPUs and cores held now by this user and their groups on every site (this server excluded):
+        from the ledger, every kind of workload (servers, job runs, deployments) of every process;
+        without one, the servers of this hub process."""
+        ledger = self.ledger
+        if ledger is not None:
+            return ledger.usage(self.user.name, exclude=("server", self._key))
         held = [
             a for site in REGISTRY.sites.values() for key, a in site.allocations.items() if key != self._key
         ]
         return usage_of(held, self.user.name)
+
+    def _usage_check(self, expected: Usage):
+        """For ``Ledger.hold``: raise UsageChanged when what the user and their groups hold now (every
+        other workload, read in the hold's transaction) is not what the decision was made with."""
+        user = self.user.name
+
+        def check(others: list[Allocation]) -> None:
+            if usage_of(others, user) != expected:
+                raise UsageChanged()
+
+        return check
 
     @staticmethod
     def environment_problems(catalog: Catalog) -> SiteProblems:
@@ -361,20 +421,39 @@ class HybridSpawner(Spawner):
         resolved, self._resolved = self._resolved, None
         resolution = resolved[1] if resolved and resolved[0] == options else await self.resolve(options)
         tries = 0
-        while self._taken_meanwhile(resolution):  # others started servers meanwhile: decide again
-            tries += 1
-            if tries > PLACEMENT_RETRIES:
-                raise user_error(503, "Many servers are starting at once; try again in a moment")
-            resolution = await self.resolve(options)
-        # no await from the check above to reserve() below: quotas and room hold under concurrent spawns
-        choice, site_name, catalog = resolution.choice, resolution.site, self.catalog
-        tier = catalog.tiers[choice.tier]
-        site = REGISTRY.get(site_name)
-        try:
-            allocation = site.reserve(self._key, tier)
-        except CapacityError as e:
-            raise user_error(400, f"{catalog.title('tiers', choice.tier)} cannot start now: {e}") from None
-        allocation.user, allocation.groups = self.user.name, sorted(self._groups())
+        while True:
+            while self._taken_meanwhile(resolution):  # others started servers meanwhile: decide again
+                tries += 1
+                if tries > PLACEMENT_RETRIES:
+                    raise user_error(503, "Many servers are starting at once; try again in a moment")
+                resolution = await self.resolve(options)
+            # no await from the check above to the hold below: quotas and room hold under concurrent
+            # spawns in this hub; the ledger checks quota usage again in the hold's own transaction,
+            # against what other processes (the control plane's job runs) held meanwhile
+            choice, site_name, catalog = resolution.choice, resolution.site, self.catalog
+            tier = catalog.tiers[choice.tier]
+            site = REGISTRY.get(site_name)
+            site.ledger = self.ledger
+            try:
+                allocation = site.hold(
+                    self._key,
+                    tier,
+                    kind="server",
+                    owner=self.user.name,
+                    groups=self._groups(),
+                    tier_name=choice.tier,
+                    check=self._usage_check(resolution.usage) if site.ledger is not None else None,
+                )
+                break
+            except UsageChanged:
+                tries += 1
+                if tries > PLACEMENT_RETRIES:
+                    busy = "Many workloads are starting at once; try again in a moment"
+                    raise user_error(503, busy) from None
+                resolution = await self.resolve(options)
+            except CapacityError as e:
+                title = catalog.title("tiers", choice.tier)
+                raise user_error(400, f"{title} cannot start now: {e}") from None
         self._kept_options = options  # placed and held: these are what the next form offers again
         self.placement_reasons = resolution.decision.reasons
         self.placement_wait = resolution.decision.wait_seconds
@@ -445,8 +524,10 @@ class HybridSpawner(Spawner):
         self._release()
 
     def _release(self):
-        if self.site_name and REGISTRY.get(self.site_name):
-            REGISTRY.get(self.site_name).release(self._key)
+        site = REGISTRY.get(self.site_name) if self.site_name else None
+        if site is not None:
+            site.ledger = self.ledger
+            site.release(self._key)
 
     # --- state across hub restarts --------------------------------------------------------------
 
@@ -467,14 +548,18 @@ class HybridSpawner(Spawner):
         saved = state.get("hybrid")
         if not saved:
             return
-        REGISTRY.sync(self.catalog)
+        self._sites()
         site = REGISTRY.attach(saved["site"], saved["site_kind"])
+        site.ledger = self.ledger
         self.choice = Choice.from_dict(saved)
         self.site_name = saved["site"]
         self.allocation = Allocation(**saved["allocation"])
         # quota usage comes back with the allocation (older states lack user and groups)
         self.allocation.user = self.allocation.user or self.user.name
-        site.restore(self._key, self.allocation)
+        # the ledger row is written again (idempotent): the same devices, whoever it says holds them
+        tier = self.catalog.tiers.get(self.choice.tier)
+        model = gpu_label(tier) if tier is not None else None
+        site.restore(self._key, self.allocation, kind="server", tier_name=self.choice.tier, gpu_model=model)
         self.child = site.server_spawner(self, None, None, {}, self.allocation)
         self.child.load_state(saved["child"])
 
