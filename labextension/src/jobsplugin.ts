@@ -2,9 +2,15 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  IToolbarWidgetRegistry,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { ToolbarButton } from '@jupyterlab/ui-components';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { Widget } from '@lumino/widgets';
 
 import { jobsIcon } from './jobicon';
 import { noKernelForOutputs, OUTPUT_DRIVE, OutputDrive } from './joboutput';
@@ -56,15 +62,32 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     'Publish notebooks as scheduled jobs; the Jobs panel: runs, live logs, outputs.',
   autoStart: true,
   requires: [ISettingRegistry],
-  optional: [ICommandPalette, IDefaultFileBrowser],
+  optional: [ICommandPalette, IDefaultFileBrowser, IToolbarWidgetRegistry],
   activate: async (
     app: JupyterFrontEnd,
     registry: ISettingRegistry,
     palette: ICommandPalette | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    toolbars: IToolbarWidgetRegistry | null
   ) => {
     // app.shell, not ILabShell: Jupyter Notebook 7 has its own shell with a left area
     const shell = app.shell;
+    // the notebook toolbar's button publishes the notebook it belongs to (not the current one),
+    // registered before anything is awaited: toolbars made before it would get the command
+    // button of schema/jobs.json instead
+    toolbars?.addFactory('Notebook', 'publish-job', (notebook: any) => {
+      if (String(notebook.context.path).startsWith(`${OUTPUT_DRIVE}:`)) {
+        return new Widget(); // a run's output: nothing to publish
+      }
+      const button = new ToolbarButton({
+        icon: jobsIcon,
+        label: 'Publish as job',
+        tooltip: 'Publish this notebook as a scheduled job (cron or once, now)',
+        onClick: () => void publish(notebook.context.path, notebook.context)
+      });
+      button.node.dataset.command = JobCommandIDs.publish;
+      return button;
+    });
     const api = new JobsAPI(app.serviceManager.serverSettings);
     app.serviceManager.contents.addDrive(new OutputDrive(api));
     noKernelForOutputs(app);

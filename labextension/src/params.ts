@@ -21,6 +21,17 @@ function shown(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** A default as the parameters cell wrote it: True, False, None, 0.5, 'text'. */
+function pythonic(value: unknown): string {
+  if (value === true || value === false) {
+    return value ? 'True' : 'False';
+  }
+  if (value === null) {
+    return 'None';
+  }
+  return shown(value);
+}
+
 /** Text typed for an untyped value: JSON when it reads as JSON, else the text itself. */
 function loose(text: string): unknown {
   try {
@@ -67,7 +78,7 @@ class TypedInput {
       this.control = this.input;
     }
     this.input.dataset.param = p.name;
-    const hint = [`${typeText(p)}, default ${shown(p.default) || '""'}`];
+    const hint = [`${typeText(p)}, default ${pythonic(p.default) || '""'}`];
     if (p.help) {
       hint.push(p.help);
     }

@@ -245,7 +245,9 @@ class PublishBody extends Widget {
     const section = (title: string, ...nodes: Node[]) =>
       el(
         'fieldset',
-        { className: 'jp-HybridJobs-section' },
+        {
+          className: `jp-HybridJobs-section jp-HybridJobs-${title.toLowerCase()}`
+        },
         el('legend', { textContent: title }),
         ...nodes
       );
@@ -289,6 +291,7 @@ class PublishBody extends Widget {
       }
     }
     if (!ok) {
+      this.showFirstError();
       return null;
     }
     const retry: Record<string, number> = { attempts: numbers.retry ?? 0 };
@@ -338,6 +341,15 @@ class PublishBody extends Widget {
       }
     }
     this.general.textContent = rest.join('; ');
+    this.showFirstError();
+  }
+
+  /** Scroll the first field to fix into view. */
+  showFirstError(): void {
+    const first = this.node.querySelector(
+      '.jp-HybridJobs-fieldError:not(:empty)'
+    );
+    first?.parentElement?.scrollIntoView({ block: 'nearest' });
   }
 
   readonly name: Field;
