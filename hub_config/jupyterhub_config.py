@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from jupyter_hybrid.catalog import CatalogError, load_catalog
+from jupyter_hybrid.service import control_plane
 from jupyter_hybrid.service.gpu_culler import hub_service
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
@@ -93,6 +94,7 @@ PORTS = {
     "JUPYTER_HYBRID_PORT": port_setting("JUPYTER_HYBRID_PORT", 8000),
     "JUPYTER_HYBRID_HUB_PORT": port_setting("JUPYTER_HYBRID_HUB_PORT", 8081),
     "JUPYTER_HYBRID_PROXY_API_PORT": port_setting("JUPYTER_HYBRID_PROXY_API_PORT", 8001),
+    "JUPYTER_HYBRID_CONTROL_PORT": port_setting("JUPYTER_HYBRID_CONTROL_PORT", 8082),
 }
 check_ports(PORTS)
 PORT = PORTS["JUPYTER_HYBRID_PORT"]
@@ -150,3 +152,33 @@ culler, culler_role = hub_service(
 )
 c.JupyterHub.services.append(culler)
 c.JupyterHub.load_roles.append(culler_role)  # list:users, read:servers, delete:servers, access:servers
+
+# The control plane (jupyter_hybrid/service/control_plane.py): job definitions, schedules and runs,
+# as the hub service `jupyter-hybrid`, so they go on while a user's server is stopped. Only this
+# service gets the store's URL (in its own environment); users' servers forward their
+# /jupyter-hybrid/jobs requests to it with their own token (JUPYTER_HYBRID_CONTROL_URL below), and
+# the service asks the hub whose token it is.
+CONTROL_PORT = PORTS["JUPYTER_HYBRID_CONTROL_PORT"]
+CONTROL = control_plane.SERVICE_NAME
+CONTROL_URL = f"http://{HOST}:{CONTROL_PORT}"
+c.JupyterHub.services.append(
+    {
+        "name": CONTROL,
+        "url": CONTROL_URL,
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyter_hybrid.cli",
+            "control-plane",
+            f"--catalog={CATALOG}",
+            f"--runs-dir={STATE / 'runs'}",
+        ],
+        "environment": {"JUPYTER_HYBRID_DB_URL": STORE_URL, "JUPYTER_HYBRID_CATALOG": CATALOG},
+        "display": False,  # an API, not a page for the hub's Services menu
+    }
+)
+# every user may call it (their own API tokens included); their servers' tokens carry the scope too
+c.JupyterHub.load_roles.extend(control_plane.hub_roles(CONTROL))
+c.Spawner.server_token_scopes = control_plane.server_token_scopes(CONTROL)
+# the service's API base, reached directly (not a secret); the store URL is never passed to servers
+c.Spawner.environment.update({"JUPYTER_HYBRID_CONTROL_URL": f"{CONTROL_URL}/services/{CONTROL}/"})

@@ -3,6 +3,7 @@
 jupyter hybrid catalog validate FILE
 jupyter hybrid catalog import-profiles FILE --out CATALOG
 jupyter hybrid catalog export-profiles CATALOG --site NAME
+jupyter hybrid control-plane [--catalog FILE] [--runs-dir DIR]   (the hub service 'jupyter-hybrid')
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from .catalog import cli as catalog_cli
 from .placement import cli as placement_cli
+from .service import control_plane as control_plane_cli
 from .snapshots import cli as snapshot_cli
 
 
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_cli.register(sub)
     snapshot_cli.register(sub)
     placement_cli.register(sub)
+    control_plane_cli.register(sub)
     return parser
 
 

@@ -57,6 +57,7 @@ class Hub:
 
     def _pick_ports(self) -> None:
         self.port, self.hub_port, self.api_port = free_port(), free_port(), free_port()
+        self.control_port = free_port()  # the jupyter-hybrid control-plane service
         self.url = f"http://127.0.0.1:{self.port}"
 
     @property
@@ -68,6 +69,7 @@ class Hub:
             JUPYTER_HYBRID_PORT=str(self.port),
             JUPYTER_HYBRID_HUB_PORT=str(self.hub_port),
             JUPYTER_HYBRID_PROXY_API_PORT=str(self.api_port),
+            JUPYTER_HYBRID_CONTROL_PORT=str(self.control_port),
         )
         if self.catalog:
             env["JUPYTER_HYBRID_CATALOG"] = str(self.catalog)

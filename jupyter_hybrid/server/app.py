@@ -82,6 +82,29 @@ class HybridServerApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    control_url = Unicode(
+        help="""Under a hub: the base URL of the hub's control-plane service (jupyter-hybrid), to
+        which this server forwards its /jupyter-hybrid/jobs, /runs and /publish requests.
+
+        Default: $JUPYTER_HYBRID_CONTROL_URL (hub_config sets it for every server). Ignored
+        outside a hub, where the control plane runs in this server.
+        """,
+    ).tag(config=True)
+
+    control_timeout = Float(
+        60.0,
+        min=1,
+        help="""Seconds a request forwarded to the hub's control-plane service may take before it
+        is answered 503 (unreachable). Default: 60.
+        """,
+    ).tag(config=True)
+
+    @default("control_url")
+    def _default_control_url(self):
+        from .forward import CONTROL_URL_ENV
+
+        return os.environ.get(CONTROL_URL_ENV, "")
+
     @default("runs_dir")
     def _default_runs_dir(self):
         return str(Path(jupyter_data_dir()) / "jupyter_hybrid" / "runs")
@@ -122,17 +145,32 @@ class HybridServerApp(ExtensionApp):
         self._control_plane(engine)
 
     def _control_plane(self, engine):
-        """Jobs are answered by a control plane in this process (plain lab)."""
+        """Jobs are answered by the hub's control-plane service under a hub (forwarded with this
+        server's token), by a control plane in this process in plain lab."""
         from ..catalog import CatalogFile
         from ..control import ControlPlane
         from ..control.scheduler import Scheduler
+        from .forward import Forward, NoControlPlane, under_hub
         from .jobs import InProcess
 
+        if under_hub() and self._hub_identity():
+            token = os.environ["JUPYTERHUB_API_TOKEN"]
+            client = Forward(self.control_url, token, self.control_timeout) if self.control_url else None
+            self.settings["jupyter_hybrid.control"] = client or NoControlPlane()
+            if client is None:
+                self.log.warning("jupyter-hybrid: under a hub without $JUPYTER_HYBRID_CONTROL_URL: no jobs")
+            return
         catalog = CatalogFile(self.catalog_file)
         plane = ControlPlane(engine, catalog.get, self.runs_dir, logger=self.log)
         scheduler = Scheduler(plane, global_limit=self.run_limit)
         owner = self.settings["jupyter_hybrid.owner"]
         self.settings["jupyter_hybrid.control"] = InProcess(plane, owner, self.max_body_bytes, scheduler)
+
+    def _hub_identity(self) -> bool:
+        """Whether JupyterHub authenticates this server's requests (jupyterhub-singleuser), not
+        only whether the hub's variables are set (a server started from a hub terminal has them)."""
+        provider = getattr(self.serverapp, "identity_provider", None)
+        return type(provider).__module__.startswith("jupyterhub.")
 
     async def _start_jupyter_server_extension(self, serverapp):
         control = self.settings.get("jupyter_hybrid.control")

@@ -111,10 +111,11 @@ class JobsHandler(HybridAPIHandler):
         if reply.status == 204:
             self.finish()
             return
-        self.set_header("Content-Type", reply.content_type)
         for name, value in reply.headers.items():
             self.set_header(name, value)
-        self.finish(reply.body)
+        # jupyter-server's APIHandler.finish sets the type itself: say it there (an HTML output
+        # is text/html, not application/json)
+        self.finish(reply.body, set_content_type=reply.content_type)
 
     @web.authenticated
     @authorized
