@@ -7,8 +7,12 @@ the reason), and shows the server's 400 under the field it names without closing
 of M" and the run's stdout and stderr, the output opens read-only (no kernel started) and
 downloads. A notebook without a parameters cell, published from the file browser's context menu,
 says any name is injected at the top. Then the same in the dark theme, the dialog opened from the
-palette. Screenshots: ui-artifacts/jobs-publish-dialog-<light|dark>.png,
-jobs-panel-<light|dark>.png, jobs-publish-error.png, jobs-output.png, jobs-no-parameters-cell.png.
+palette. The HTML output opens in a browser tab, rendered. Each job action from the panel (pause,
+resume, Run now with an override, Run again, Cancel, New version, Delete removing the runs),
+checked against the server. Notebook 7: the toolbar button publishes, the Jobs panel follows the
+run. Screenshots: ui-artifacts/jobs-publish-dialog-<light|dark>.png, jobs-panel-<light|dark>.png,
+jobs-publish-error.png, jobs-output.png, jobs-no-parameters-cell.png, jobs-actions.png,
+notebook7-jobs.png.
 """
 
 from __future__ import annotations
@@ -257,3 +261,127 @@ def test_output_html_opens_in_a_tab(lab, page):
     assert html.evaluate("document.contentType") == "text/html"
     assert "plain" in html.inner_text("body")
     assert "<!DOCTYPE" not in html.inner_text("body")
+
+
+def wait_runs(base, headers, job, predicate, timeout=60.0):
+    """The job's runs (GET jobs/NAME/runs) once ``predicate(runs)`` holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = requests.get(f"{base}/jupyter-hybrid/jobs/{job}/runs", headers=headers).json()["runs"]
+        if predicate(runs) or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.3)
+
+
+def test_job_actions(lab, tmp_path, page, artifacts):
+    """Pause/Resume, Run now with an override, Run again, Cancel, New version, Delete (removing
+    the runs), each from the panel, each checked against the server."""
+    base, token = lab
+    headers = {"Authorization": f"token {token}"}
+    job = {"name": "daily", "notebook": "report.ipynb", "schedule": "0 6 * * 1-5", "timezone": "Europe/Paris"}
+    assert requests.post(f"{base}/jupyter-hybrid/jobs", json=job, headers=headers).status_code == 201
+    page.goto(f"{base}/lab?token={token}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=LAB_TIMEOUT_MS)
+    page.locator(".jp-Launcher").wait_for(timeout=LAB_TIMEOUT_MS)
+    palette_run(page, "Open Jobs")
+    panel = page.locator(PANEL)
+    item = panel.locator('.jp-HybridJobs-job[data-job="daily"]')
+    item.wait_for()
+    assert "At 06:00, Monday through Friday (Europe/Paris)" in item.inner_text()
+    assert "next " in item.locator(".jp-HybridJobs-next").inner_text()
+    item.click()
+    detail = panel.locator('.jp-HybridJobs-detail[data-job="daily"]')
+    detail.wait_for()
+
+    # pause, then resume
+    detail.locator("[data-action=pause]").click()
+    item.locator(".jp-HybridJobs-paused").wait_for()
+    assert requests.get(f"{base}/jupyter-hybrid/jobs/daily", headers=headers).json()["paused"] is True
+    detail.locator("[data-action=pause]", has_text="Resume").click()
+    item.locator(".jp-HybridJobs-paused").wait_for(state="detached")
+    assert requests.get(f"{base}/jupyter-hybrid/jobs/daily", headers=headers).json()["paused"] is False
+
+    # run now with an overridden parameter: the dialog checks types, the run gets the value
+    detail.locator("[data-action=run-now]").click()
+    dialog = page.locator(".jp-Dialog .jp-HybridJobs-runNow")
+    dialog.wait_for()
+    dialog.locator('[data-param="count"]').fill("1.5")
+    submit(page)
+    assert "whole number" in dialog.locator('[data-field="count"] .jp-HybridJobs-fieldError').inner_text()
+    dialog.locator('[data-param="count"]').fill("1")
+    submit(page)
+    dialog.wait_for(state="detached")
+    runs = wait_runs(base, headers, "daily", lambda r: r and r[0]["status"] == "completed")
+    assert [r["parameters"] for r in runs] == [{"count": 1}], runs
+    first = runs[0]["id"]
+    panel.locator(f'.jp-HybridJobs-run[data-run="{first}"][data-status=completed]').wait_for(timeout=30_000)
+
+    # run again: the same parameters, a new run
+    panel.locator(f'.jp-HybridJobs-run[data-run="{first}"] [data-action=again]').click()
+
+    def both_done(r):
+        return len(r) == 2 and all(x["status"] == "completed" for x in r)
+
+    runs = wait_runs(base, headers, "daily", both_done)
+    assert both_done(runs) and all(r["parameters"] == {"count": 1} for r in runs), runs
+
+    # cancel a long run
+    nb = nbformat.read(tmp_path / "root" / "report.ipynb", as_version=4)
+    detail.locator("[data-action=run-now]").click()
+    dialog.wait_for()
+    dialog.locator('[data-param="count"]').fill("600")  # ten minutes of 0.5 s sleeps
+    submit(page)
+    dialog.wait_for(state="detached")
+
+    def running_long(r):
+        return [x for x in r if x["parameters"] == {"count": 600} and x["status"] == "running"]
+
+    long_run = running_long(wait_runs(base, headers, "daily", running_long))[0]["id"]
+    panel.locator(f'.jp-HybridJobs-run[data-run="{long_run}"][data-status=running]').wait_for(timeout=30_000)
+    panel.locator(f'.jp-HybridJobs-run[data-run="{long_run}"] [data-action=cancel]').click()
+    runs = wait_runs(
+        base, headers, "daily", lambda r: any(x["id"] == long_run and x["status"] == "cancelled" for x in r)
+    )
+    assert {r["id"]: r["status"] for r in runs}[long_run] == "cancelled", runs
+    panel.locator(f'.jp-HybridJobs-run[data-run="{long_run}"][data-status=cancelled]').wait_for(
+        timeout=30_000
+    )
+    panel.screenshot(path=artifacts / "jobs-actions.png")
+
+    # publish a new version after editing the notebook
+    nb.cells.append(nbformat.v4.new_code_cell("print('version 2')"))
+    nbformat.write(nb, tmp_path / "root" / "report.ipynb")
+    detail.locator("[data-action=new-version]").click()
+    page.locator(".jp-Dialog-footer button.jp-mod-accept").click()
+    detail.locator(".jp-HybridJobs-jobMeta", has_text="version 2").wait_for(timeout=10_000)
+    versions = requests.get(f"{base}/jupyter-hybrid/jobs/daily", headers=headers).json()["versions"]
+    assert [v["number"] for v in versions] == [1, 2]
+
+    # delete, removing the runs
+    detail.locator("[data-action=delete]").click()
+    page.locator('.jp-Dialog input[value="delete"]').check()
+    page.locator(".jp-Dialog-footer button.jp-mod-warn").click()
+    item.wait_for(state="detached", timeout=10_000)
+    assert requests.get(f"{base}/jupyter-hybrid/jobs", headers=headers).json()["jobs"] == []
+    for run_id in (first, long_run):
+        assert requests.get(f"{base}/jupyter-hybrid/runs/{run_id}", headers=headers).status_code == 404
+
+
+def test_publish_in_notebook7(tmp_path, page, artifacts):
+    """Notebook 7 (its own shell): the toolbar button publishes, the Jobs panel shows the run."""
+    pytest.importorskip("notebook", minversion="7")
+    with run_lab(tmp_path, app="notebook") as (base, token):
+        write_notebooks(tmp_path / "root")
+        page.goto(f"{base}/notebooks/report.ipynb?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel", timeout=LAB_TIMEOUT_MS)
+        page.locator('.jp-NotebookPanel-toolbar [data-command="jupyter-hybrid:publish-job"]').click()
+        check_dialog(page)
+        submit(page)
+        page.locator(DIALOG).wait_for(state="detached", timeout=20_000)
+        panel = page.locator(PANEL)
+        panel.wait_for(state="visible")
+        panel.locator(".jp-HybridJobs-run[data-status=completed]").wait_for(timeout=RUN_TIMEOUT_MS)
+        assert "hello 1 0.5" in panel.locator(".jp-HybridJobs-logText").inner_text()
+        page.screenshot(path=artifacts / "notebook7-jobs.png")
