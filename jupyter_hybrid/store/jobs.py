@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,8 @@ from .errors import NotFound
 from .job_tables import Job, JobVersion, Run
 
 ACTIVE = ("queued", "running")
+# pg_advisory_xact_lock key serialising claims across replicas (any fixed 64-bit number)
+CLAIM_LOCK = 0x6A685F636C61696D  # "jh_claim"
 
 
 def _locked(stmt, s: Session):
@@ -177,8 +179,15 @@ class JobStore:
 
     def claim(self, owner: str, now: datetime, lease: float, global_limit: int, n: int = 1) -> list[Run]:
         """Take up to `n` queued runs, oldest first, within the overall limit and each job's
-        concurrency; each becomes `running` with a lease held by `owner`."""
+        concurrency; each becomes `running` with a lease held by `owner`.
+
+        The limits count the runs already running, so two replicas must not count at the same
+        time (SKIP LOCKED alone lets each take other rows against the same count: 2 x the limit).
+        On PostgreSQL claims take one transaction-level advisory lock; SQLite's BEGIN IMMEDIATE
+        serialises them already."""
         with session(self.engine) as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
             running = s.scalar(select(func.count()).select_from(Run).where(Run.status == "running")) or 0
             room = min(n, global_limit - running)
             if room <= 0:
