@@ -4,6 +4,7 @@ jupyter hybrid catalog validate FILE
 jupyter hybrid catalog import-profiles FILE --out CATALOG
 jupyter hybrid catalog export-profiles CATALOG --site NAME
 jupyter hybrid control-plane [--catalog FILE] [--runs-dir DIR]   (the hub service 'jupyter-hybrid')
+jupyter hybrid job run|create|list|runs|logs|pause|resume|delete|cancel|run-now ...
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import sys
 
 from .catalog import cli as catalog_cli
+from .jobs import cli as job_cli
 from .placement import cli as placement_cli
 from .service import control_plane as control_plane_cli
 from .snapshots import cli as snapshot_cli
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_cli.register(sub)
     snapshot_cli.register(sub)
     placement_cli.register(sub)
+    job_cli.register(sub)
     control_plane_cli.register(sub)
     return parser
 
