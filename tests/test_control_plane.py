@@ -307,3 +307,11 @@ async def test_a_scheduled_run_starts_its_kernel_ahead_and_its_first_cell_on_tim
         assert -0.05 < lag < 1.0
     finally:
         await scheduler.stop()
+
+
+async def test_a_notebook_as_stored_on_disk_with_line_lists_is_read(plane):
+    nb = notebook("print(1)", params="alpha = 0.5\nbeta = 2")
+    for cell in nb["cells"]:
+        cell["source"] = cell["source"].splitlines(keepends=True)  # as nbformat writes files
+    status, doc = await call(plane, ALICE, "POST", "publish/inspect", {"content": nb})
+    assert status == 200 and [p["name"] for p in doc["parameters"]] == ["alpha", "beta"]

@@ -32,9 +32,8 @@ def notebook_from(content: object) -> nbformat.NotebookNode:
     if not isinstance(content, dict):
         raise JobError(f"the notebook must be a JSON object (nbformat), got {quote(content)}")
     try:
-        nb = nbformat.from_dict(content)
-        if nb.get("nbformat") != 4:
-            nb = nbformat.convert(nb, 4)
+        # as read from disk: sources as lists of lines are joined, older versions converted
+        nb = nbformat.reads(json.dumps(content), as_version=4)
         nbformat.validate(nb)
     except (nbformat.ValidationError, KeyError, TypeError, AttributeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
