@@ -141,6 +141,8 @@ async def test_cancel_stops_the_run_and_keeps_it_cancelled(plane):
             return "started" in log["text"]
 
         await until(printing)
+        held = plane.ledger.get("run", f"run:{run_id}")  # in the store: every process sees it
+        assert held is not None and held.owner == "alice" and held.site == "local"
         status, _ = await call(plane, BOB, "POST", f"runs/{run_id}/cancel")
         assert status == 404  # another user's run reads as missing
         status, cancelled = await call(plane, ALICE, "POST", f"runs/{run_id}/cancel")
@@ -148,6 +150,7 @@ async def test_cancel_stops_the_run_and_keeps_it_cancelled(plane):
         await asyncio.sleep(1.0)
         _, run = await call(plane, ALICE, "GET", f"runs/{run_id}")
         assert run["status"] == "cancelled" and run["error"]["message"] == "cancelled by alice"
+        assert plane.ledger.get("run", f"run:{run_id}") is None  # released
     finally:
         await scheduler.stop()
 

@@ -26,6 +26,7 @@ from ..quote import quote
 from ..sites import SiteRegistry
 from ..spawner.options import OptionsError, validate_options
 from ..store.jobs import ACTIVE, JobStore
+from ..store.ledger import Ledger
 from ..store.snapshots import SnapshotStore
 from .identity import Caller
 from .pinning import EnvironmentPins
@@ -63,6 +64,7 @@ class ControlPlane:
         self.sites = SiteRegistry()  # site objects shared by the scheduler and `options`
         self.site_timeout = 5.0
         self.pins = EnvironmentPins(SnapshotStore(engine), self.log)
+        self.ledger = Ledger(engine)  # what servers, runs and deployments hold, in every process
 
     def _wake(self) -> None:
         if self.scheduler is not None:
@@ -82,6 +84,8 @@ class ControlPlane:
         from ..spawner.hybrid import read_state
 
         sites = self.sites.sync(catalog)
+        for site in sites.values():
+            site.ledger = self.ledger
         states = {n: await read_state(s, self.site_timeout, self.log) for n, s in sites.items()}
         return sites, states
 

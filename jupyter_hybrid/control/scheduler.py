@@ -145,7 +145,9 @@ class Scheduler:
         sites, states = await self.plane.site_states(catalog)
         # access was checked at publish, as the owner's hub groups were then: the run keeps it
         groups = frozenset(tier.groups) | frozenset(catalog.environments[run.environment].groups)
-        request = Request(run.owner, groups, run.tier, run.environment)
+        key = f"run:{run.id}"
+        usage = await asyncio.to_thread(self.plane.ledger.usage, run.owner, None, ("run", key))
+        request = Request(run.owner, groups, run.tier, run.environment, usage=usage)
         problems = environment_problems(catalog, sites)
         decision = await asyncio.to_thread(place, catalog, request, states, problems)
         if decision.site is None:
@@ -156,9 +158,8 @@ class Scheduler:
             why = f"{decision.site} is a {site.kind} site; job runs run on local sites in this release"
             await self._end(run.id, "failed", error=_error(why), site=decision.site)
             return
-        key = f"run:{run.id}"
         try:
-            allocation = site.reserve(key, tier)
+            allocation = site.hold(key, tier, kind="run", owner=run.owner, tier_name=run.tier)
         except CapacityError as e:
             await self._wait(run, str(e))
             return
@@ -167,9 +168,9 @@ class Scheduler:
         except asyncio.CancelledError:
             raise  # the control plane stops; the process keeps its GPUs until it is adopted again
         except BaseException:
-            site.release(key)
+            site.release(key, kind="run")
             raise
-        site.release(key)
+        site.release(key, kind="run")
 
     def _missing(self, catalog: Catalog, run: Run) -> str | None:
         if run.tier not in catalog.tiers:
@@ -236,6 +237,8 @@ class Scheduler:
         ended = await asyncio.to_thread(self.store.finish, run_id, status, self.plane.clock(), **fields)
         if ended is None:
             return  # cancelled meanwhile, or ended by another replica
+        # what it held is free again (also for a run adopted after a restart)
+        await asyncio.to_thread(self.plane.ledger.release, "run", f"run:{run_id}")
         job = await asyncio.to_thread(self.store.job_by_id, ended.job_id)
         spec = JobSpec.model_validate(job.spec) if job else None
         if status == "failed" and spec is not None and ended.attempt <= spec.retry.attempts:
